@@ -1,0 +1,131 @@
+/*
+ * lem.h - the C API of the Lua Event Machine, for authors of lem modules.
+ *
+ * Copyright (C) 2026 the lem authors.  This file is part of lem, free
+ * software under the GNU General Public License version 3 or later; see
+ * COPYING.
+ *
+ * A lem module is an ordinary Lua C module (luaopen_*) that is loaded by
+ * the lem interpreter.  Every piece of Lua code runs in a coroutine that
+ * lem resumes from its libev main loop.  A module function that has to
+ * wait for an event suspends the running coroutine with lem_suspend(),
+ * arms a libev watcher, and from the watcher's callback pushes its results
+ * onto the coroutine's stack and hands it back with lem_queue().
+ *
+ *	static int
+ *	thing_wait(lua_State *T)
+ *	{
+ *		struct thing *t = luaL_checkudata(T, 1, "my.Thing");
+ *		int ret;
+ *
+ *		if (t->w.data != NULL)
+ *			return lem_busy(T);              (nil, 'busy')
+ *		ret = lem_suspend(T);              (may raise: arm nothing before)
+ *		t->w.data = T;
+ *		ev_io_start(LEM, &t->w);
+ *		return ret;
+ *	}
+ *
+ *	static void
+ *	thing_cb(EV_P_ struct ev_io *w, int revents)
+ *	{
+ *		lua_State *T = w->data;
+ *
+ *		ev_io_stop(EV_A_ w);
+ *		w->data = NULL;
+ *		lua_pushboolean(T, 1);
+ *		lem_queue(T, 1);                   (thing:wait() returns true)
+ *	}
+ *
+ * Callbacks run outside any protected call: never raise a Lua error in
+ * them.  While a coroutine is suspended, every value that was on its
+ * stack when it called lem_suspend() stays there, so objects it waits on
+ * cannot be garbage collected.
+ */
+#ifndef LEM_H
+#define LEM_H
+
+#include <ev.h>
+#include <lua.h>
+#include <lauxlib.h>
+
+#define LEM_VERSION_MAJOR 0
+#define LEM_VERSION_MINOR 1
+#define LEM_VERSION_PATCH 0
+
+/* The libev loop lem runs; use it as the loop argument of ev_* calls. */
+extern struct ev_loop *lem_loop;
+#define LEM lem_loop
+
+/*
+ * Create a new coroutine.  lem keeps a reference to it, so it is not
+ * garbage collected until it has finished running, or until
+ * lem_forgetthread() is called on it.  Push a function (and its
+ * arguments) onto its stack and pass it to lem_queue() to start it.
+ * Returns NULL only if memory runs out.
+ */
+lua_State *lem_newthread(void);
+
+/* Drop lem's reference to a coroutine made by lem_newthread() that will
+ * never be queued. */
+void lem_forgetthread(lua_State *T);
+
+/*
+ * Schedule coroutine T to run with the top nargs values of its stack:
+ * either a new coroutine from lem_newthread() (the function sits below
+ * the arguments) or one suspended by lem_suspend(), which will see the
+ * values as the results of the call that suspended it.  Coroutines run in
+ * the order they were queued, from the main loop, never from inside
+ * lem_queue().
+ */
+void lem_queue(lua_State *T, int nargs);
+
+/*
+ * Suspend T, the coroutine that is running the calling C function, until
+ * somebody passes it to lem_queue().  Use it as
+ *
+ *	ret = lem_suspend(T);
+ *	... arm the watcher that will queue T ...
+ *	return ret;
+ *
+ * It raises a Lua error, before anything is armed, if T cannot be
+ * suspended: it is not a coroutine run by lem (one made by
+ * coroutine.create, say) or it is inside a C call that Lua cannot yield
+ * across (a metamethod, a table.sort comparator, ...).  Every value on
+ * T's stack stays there while T is suspended.
+ */
+int lem_suspend(lua_State *T);
+
+/*
+ * Stop the program: no further coroutine runs, the main loop ends, all
+ * __gc metamethods run, stdio is flushed and lem exits with status.
+ */
+void lem_exit(int status);
+
+/* Push nil and the message; return 2.  The words of the spec, made in
+ * one place so that every module spells them the same way. */
+int lem_error(lua_State *T, const char *msg);
+#define lem_busy(T)   lem_error(T, "busy")
+#define lem_closed(T) lem_error(T, "closed")
+/* nil, strerror(err) */
+int lem_strerror(lua_State *T, int err);
+
+/*
+ * Blocking work off the main loop.  lem keeps a small pool of worker
+ * threads.  Fill in a struct lem_async (usually embedded in a bigger
+ * struct of your own) and pass it to lem_async_run(): work(a) runs in a
+ * worker thread, where it must not touch Lua or libev; then done(a) runs
+ * in the main loop thread, where it typically pushes results onto a
+ * suspended coroutine and calls lem_queue().  A pending job keeps the
+ * main loop alive.  The struct must stay valid until done() is called.
+ */
+struct lem_async;
+typedef void (*lem_async_cb)(struct lem_async *a);
+struct lem_async {
+	lem_async_cb work;
+	lem_async_cb done;
+	struct lem_async *next;         /* private to lem */
+};
+void lem_async_run(struct lem_async *a, lem_async_cb work, lem_async_cb done);
+
+#endif /* LEM_H */

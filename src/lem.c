@@ -1,0 +1,729 @@
+/*
+ * lem.c - the Lua Event Machine: a Lua interpreter that runs every chunk
+ * in a coroutine scheduled from a libev main loop.
+ *
+ * Copyright (C) 2026 the lem authors.  This file is part of lem, free
+ * software under the GNU General Public License version 3 or later; see
+ * COPYING.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lualib.h>
+
+#include "lem.h"
+
+#ifndef LEM_CMODDIR
+#define LEM_CMODDIR "/usr/local/lib/lua/5.1"
+#endif
+#ifndef LEM_LMODDIR
+#define LEM_LMODDIR "/usr/local/share/lua/5.1"
+#endif
+
+/*
+ * The main state L is never running Lua code while the loop runs, so its
+ * stack is ours.  Slot 1 holds the thread table: every coroutine lem may
+ * resume is a key there, which keeps it from being collected while it is
+ * queued or waits for an event.  Slot 2 maps the inner coroutine of a
+ * suspended pcall (Lua 5.1 only, see below) to the coroutine waiting in
+ * that pcall.
+ */
+#define THREADS 1
+#define LINKS   2
+
+struct ev_loop *lem_loop;
+static lua_State *L;
+static int exit_status = EXIT_SUCCESS;
+static int exiting;
+static lua_State *running;      /* the coroutine lem has resumed, if any */
+static int suspended;           /* did running yield through lem_suspend? */
+static int nlinks;              /* entries in LINKS */
+static int traceback_ref = LUA_NOREF;
+static int trampoline_ref = LUA_NOREF;  /* function(f, ...) return f(...) end */
+
+/* The run queue: a ring of coroutines and their argument counts. */
+struct job {
+	lua_State *T;
+	int nargs;
+};
+static struct job *queue;
+static unsigned int qhead, qlen, qcap;
+static struct ev_prepare prepare;
+static struct ev_idle idle;
+
+/*
+ * Coroutines that returned normally can run a new function, so finished
+ * ones are kept (still anchored) for lem_newthread to hand out again.
+ */
+#define POOL_MAX 256
+static lua_State *pool[POOL_MAX];
+static int npool;
+
+static void
+oom(void)
+{
+	fputs("lem: not enough memory\n", stderr);
+	exit(EXIT_FAILURE);
+}
+
+/* ---------------------------------------------------------------- API */
+
+lua_State *
+lem_newthread(void)
+{
+	lua_State *T;
+
+	if (npool > 0)
+		return pool[--npool];
+	T = lua_newthread(L);
+	lua_pushboolean(L, 1);
+	lua_rawset(L, THREADS);          /* threads[T] = true */
+	return T;
+}
+
+void
+lem_forgetthread(lua_State *T)
+{
+	lua_pushthread(T);
+	lua_xmove(T, L, 1);
+	lua_pushnil(L);
+	lua_rawset(L, THREADS);          /* threads[T] = nil */
+}
+
+/* A coroutine has finished normally: recycle it. */
+static void
+thread_done(lua_State *T)
+{
+	lua_settop(T, 0);
+	if (npool < POOL_MAX)
+		pool[npool++] = T;
+	else
+		lem_forgetthread(T);
+}
+
+void
+lem_queue(lua_State *T, int nargs)
+{
+	struct job *j;
+
+	if (qlen == qcap) {
+		unsigned int ncap = qcap ? 2 * qcap : 64;
+		struct job *nq = malloc(ncap * sizeof(struct job));
+		unsigned int i;
+
+		if (nq == NULL)
+			oom();
+		for (i = 0; i < qlen; i++)
+			nq[i] = queue[(qhead + i) & (qcap - 1)];
+		free(queue);
+		queue = nq;
+		qcap = ncap;
+		qhead = 0;
+	}
+	j = &queue[(qhead + qlen) & (qcap - 1)];
+	j->T = T;
+	j->nargs = nargs;
+	qlen++;
+	if (!ev_is_active(&idle))
+		ev_idle_start(LEM, &idle);   /* keeps the loop alive, polls with 0 timeout */
+}
+
+int
+lem_suspend(lua_State *T)
+{
+	int ret;
+
+	if (T != running)
+		return luaL_error(T, "attempt to suspend a coroutine that lem "
+				"does not run (a coroutine.create/wrap coroutine?)");
+	/* lua_yield raises if T cannot yield here, and commits otherwise */
+	ret = lua_yield(T, lua_gettop(T));
+	suspended = 1;
+	return ret;
+}
+
+void
+lem_exit(int status)
+{
+	if (exiting)
+		return;
+	exiting = 1;
+	exit_status = status;
+	ev_break(LEM, EVBREAK_ALL);
+}
+
+int
+lem_error(lua_State *T, const char *msg)
+{
+	lua_pushnil(T);
+	lua_pushstring(T, msg);
+	return 2;
+}
+
+int
+lem_strerror(lua_State *T, int err)
+{
+	return lem_error(T, strerror(err));
+}
+
+/* ------------------------------------------------------ error reports */
+
+/* message(errobj): a string for any error object, never raising */
+static int
+errobj_tostring(lua_State *S)
+{
+	if (lua_type(S, 1) == LUA_TSTRING || lua_type(S, 1) == LUA_TNUMBER) {
+		lua_pushstring(S, lua_tostring(S, 1));
+		return 1;
+	}
+	if (luaL_callmeta(S, 1, "__tostring") && lua_isstring(S, -1))
+		return 1;
+	lua_pushfstring(S, "(error object is a %s value)", luaL_typename(S, 1));
+	return 1;
+}
+
+/* report(thread, errobj): the message and the thread's traceback */
+static int
+report_traceback(lua_State *S)
+{
+	lua_pushcfunction(S, errobj_tostring);
+	lua_pushvalue(S, 2);
+	if (lua_pcall(S, 1, 1, 0) != 0) {
+		lua_pop(S, 1);
+		lua_pushfstring(S, "(error object is a %s value)",
+				luaL_typename(S, 2));
+	}
+	lua_rawgeti(S, LUA_REGISTRYINDEX, traceback_ref);
+	lua_pushvalue(S, 1);
+	lua_pushvalue(S, -3);
+	lua_call(S, 2, 1);              /* debug.traceback(thread, msg) */
+	return 1;
+}
+
+/* Print "lem: <message and traceback>" for the error object on top of T. */
+static void
+report_error(lua_State *T)
+{
+	const char *msg;
+
+	lua_pushcfunction(L, report_traceback);
+	lua_pushthread(T);
+	lua_xmove(T, L, 1);
+	lua_pushvalue(T, -1);
+	lua_xmove(T, L, 1);
+	if (lua_pcall(L, 2, 1, 0) == 0 && (msg = lua_tostring(L, -1)) != NULL) {
+		fflush(stdout);
+		fprintf(stderr, "lem: %s\n", msg);
+	} else {
+		fflush(stdout);
+		fputs("lem: (error object cannot be printed)\n", stderr);
+	}
+	fflush(stderr);
+	lua_pop(L, 1);
+}
+
+/* ------------------------------------------------- yield-safe pcall */
+
+/*
+ * Plain Lua 5.1 cannot yield across pcall, so lem replaces pcall and
+ * xpcall there: the protected function runs in an inner coroutine S.
+ * When S finishes without waiting, its results are returned at once.
+ * When S suspends through lem_suspend(), the caller T suspends too and
+ * LINKS[S] = T; when S later finishes, the scheduler resumes T with the
+ * results.  An xpcall handler waits on T's stack (slot 1), and runs on
+ * S, where the stack of the error is still intact for debug.traceback.
+ */
+static int pcall_depth;
+
+static lua_State *
+link_take(lua_State *S)
+{
+	lua_State *T;
+
+	lua_pushthread(S);
+	lua_xmove(S, L, 1);
+	lua_pushvalue(L, -1);
+	lua_rawget(L, LINKS);
+	T = lua_tothread(L, -1);
+	lua_pop(L, 1);
+	if (T == NULL) {
+		lua_pop(L, 1);
+		return NULL;
+	}
+	lua_pushnil(L);
+	lua_rawset(L, LINKS);
+	nlinks--;
+	return T;
+}
+
+/*
+ * S has finished with status (0 or an error): push pcall's results onto
+ * T, whose slot 1 is the error handler or nil, and return their number.
+ */
+static int
+pcall_results(lua_State *S, int status, lua_State *T)
+{
+	int n;
+
+	if (status == 0) {
+		n = lua_gettop(S);
+		if (!lua_checkstack(T, n + 1))
+			oom();
+		lua_pushboolean(T, 1);
+		lua_xmove(S, T, n);
+		thread_done(S);
+		return n + 1;
+	}
+	if (!lua_isnil(T, 1)) {
+		/* the error object is on top of S */
+		if (!lua_checkstack(S, 3))
+			oom();
+		lua_pushvalue(T, 1);
+		lua_xmove(T, S, 1);
+		lua_insert(S, -2);
+		lua_pcall(S, 1, 1, 0);
+	}
+	lua_pushboolean(T, 0);
+	lua_xmove(S, T, 1);
+	lem_forgetthread(S);
+	return 2;
+}
+
+static int
+pcall_run(lua_State *T, int handler)
+{
+	lua_State *S, *prev = running;
+	int n, status;
+
+	if (pcall_depth >= 200)
+		return luaL_error(T, "C stack overflow");
+	n = lua_gettop(T);
+	S = lem_newthread();
+	if (!lua_checkstack(S, n + 1))
+		oom();
+	if (handler) {                   /* xpcall(f, h, ...) */
+		lua_pushvalue(T, 2);
+		lua_remove(T, 2);
+		lua_insert(T, 1);
+		lua_xmove(T, S, n - 1);  /* T: h;  S: f ... */
+		n -= 2;
+	} else {
+		lua_xmove(T, S, n);
+		lua_pushnil(T);          /* T: nil; S: f ... */
+		n -= 1;
+	}
+	if (lua_iscfunction(S, 1)) {
+		/* a coroutine cannot start with a C function in Lua 5.1 */
+		lua_rawgeti(S, LUA_REGISTRYINDEX, trampoline_ref);
+		lua_insert(S, 1);
+		n++;
+	}
+	running = (prev == T) ? S : NULL;
+	suspended = 0;
+	pcall_depth++;
+	status = lua_resume(S, n);
+	pcall_depth--;
+	running = prev;
+	if (status != LUA_YIELD) {
+		suspended = 0;
+		return pcall_results(S, status, T);
+	}
+	if (!suspended) {
+		/* a plain coroutine.yield(): not allowed across pcall in 5.1 */
+		lem_forgetthread(S);
+		lua_pushboolean(T, 0);
+		lua_pushliteral(T, "attempt to yield across metamethod/C-call boundary");
+		return 2;
+	}
+	suspended = 0;
+	n = lem_suspend(T);
+	lua_pushthread(S);
+	lua_xmove(S, L, 1);
+	lua_pushthread(T);
+	lua_xmove(T, L, 1);
+	lua_rawset(L, LINKS);            /* links[S] = T */
+	nlinks++;
+	return n;
+}
+
+static int
+lem_pcall(lua_State *T)
+{
+	luaL_checkany(T, 1);
+	return pcall_run(T, 0);
+}
+
+static int
+lem_xpcall(lua_State *T)
+{
+	luaL_checkany(T, 2);
+	return pcall_run(T, 1);
+}
+
+/* ---------------------------------------------------------- scheduler */
+
+static void
+thread_resume(lua_State *T, int nargs)
+{
+	lua_State *P;
+	int status;
+
+	for (;;) {
+		running = T;
+		suspended = 0;
+		status = lua_resume(T, nargs);
+		running = NULL;
+		if (status == LUA_YIELD) {
+			if (!suspended) {
+				/* a bare coroutine.yield() acts as utils.yield() */
+				lua_settop(T, 0);
+				lem_queue(T, 0);
+			}
+			return;
+		}
+		if (nlinks > 0 && (P = link_take(T)) != NULL) {
+			nargs = pcall_results(T, status, P);
+			T = P;
+			continue;
+		}
+		if (status == 0) {
+			thread_done(T);
+			return;
+		}
+		if (!exiting) {
+			report_error(T);
+			lem_exit(EXIT_FAILURE);
+		}
+		lem_forgetthread(T);
+		return;
+	}
+}
+
+/*
+ * Run what is queued now; coroutines queued meanwhile wait for the next
+ * loop iteration, so I/O and timers get their turn between batches.
+ */
+static void
+prepare_cb(EV_P_ struct ev_prepare *w, int revents)
+{
+	unsigned int n = qlen;
+
+	(void)w;
+	(void)revents;
+	while (n-- > 0 && !exiting) {
+		struct job j = queue[qhead];
+
+		qhead = (qhead + 1) & (qcap - 1);
+		qlen--;
+		thread_resume(j.T, j.nargs);
+	}
+	/*
+	 * With the queue empty the idle watcher goes; if no other watcher
+	 * is active either, libev polls without blocking and ev_run returns.
+	 */
+	if (qlen == 0 && ev_is_active(&idle))
+		ev_idle_stop(EV_A_ &idle);
+	if (exiting)
+		ev_break(EV_A_ EVBREAK_ALL);
+}
+
+static void
+idle_cb(EV_P_ struct ev_idle *w, int revents)
+{
+	(void)EV_A;
+	(void)w;
+	(void)revents;
+}
+
+/* ------------------------------------------------------- main program */
+
+/* messages start with "lem: " whatever the name lem was run under */
+static const char progname[] = "lem";
+
+/*
+ * The main coroutine runs this chunk: LUA_INIT, then -e and -l in order,
+ * then the script with its arguments.  Load errors end the program
+ * through fail() without a traceback, as lua(1) does.
+ */
+static const char driver[] =
+	"local fail, init, acts, script = ...\n"
+	"local loadfile, loadstring, require = loadfile, loadstring, require\n"
+	"local function run(f, err) if not f then return fail(err) end return f() end\n"
+	"if init then\n"
+	"  if init:sub(1, 1) == '@' then run(loadfile(init:sub(2)))\n"
+	"  else run(loadstring(init, '=LUA_INIT')) end\n"
+	"end\n"
+	"for i = 1, #acts, 2 do\n"
+	"  if acts[i] == 'e' then run(loadstring(acts[i + 1], '=(command line)'))\n"
+	"  else require(acts[i + 1]) end\n"
+	"end\n"
+	"if script then\n"
+	"  local f, err = loadfile(script ~= '-' and script or nil)\n"
+	"  if not f then return fail(err) end\n"
+	"  return f(select(5, ...))\n"
+	"end\n";
+
+static int
+driver_fail(lua_State *T)
+{
+	fflush(stdout);
+	fprintf(stderr, "%s: %s\n", progname, luaL_optstring(T, 1, "error"));
+	lem_exit(EXIT_FAILURE);
+	return lem_suspend(T);
+}
+
+static void
+print_usage(void)
+{
+	fprintf(stderr,
+		"usage: %s [options] [script [args]].\n"
+		"Available options are:\n"
+		"  -e stat  execute string 'stat'\n"
+		"  -l name  require library 'name'\n"
+		"  -v       show version information\n"
+		"  --       stop handling options\n"
+		"  -        execute stdin and stop handling options\n"
+		"lem has no interactive mode: give it a script, or a script on stdin.\n",
+		progname);
+}
+
+static void
+print_version(void)
+{
+	const char *lua = LUA_RELEASE;
+
+	lua_getglobal(L, "jit");
+	if (lua_istable(L, -1)) {
+		lua_getfield(L, -1, "version");
+		if (lua_isstring(L, -1))
+			lua = lua_tostring(L, -1);
+		lua_pop(L, 1);
+	}
+	printf("lem %s (%s, libev %d.%d)\n", PACKAGE_VERSION, lua,
+			ev_version_major(), ev_version_minor());
+	fflush(stdout);
+	lua_pop(L, 1);
+}
+
+/* lua(1)'s option parser: the index of the script, 0 if none, -1 on error */
+static int
+collect_args(char **argv, int *has_e, int *has_v)
+{
+	int i;
+
+	for (i = 1; argv[i] != NULL; i++) {
+		const char *a = argv[i];
+
+		if (a[0] != '-')
+			return i;
+		switch (a[1]) {
+		case '-':
+			if (strcmp(a, "--version") == 0) {
+				*has_v = 1;
+				break;
+			}
+			if (a[2] != '\0')
+				return -1;
+			return argv[i + 1] != NULL ? i + 1 : 0;
+		case '\0':
+			return i;
+		case 'v':
+			if (a[2] != '\0')
+				return -1;
+			*has_v = 1;
+			break;
+		case 'e':
+			*has_e = 1;
+			/* fall through */
+		case 'l':
+			if (a[2] == '\0') {
+				i++;
+				if (argv[i] == NULL)
+					return -1;
+			}
+			break;
+		default:
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* package.path/cpath: our install directories first, unless the user set them */
+static void
+set_path(const char *field, const char *env, const char *dir, const char *pat)
+{
+	if (getenv(env) != NULL)
+		return;
+	lua_getglobal(L, "package");
+	lua_getfield(L, -1, field);
+	lua_pushfstring(L, "%s/%s;%s", dir, pat, lua_tostring(L, -1));
+	lua_setfield(L, -3, field);
+	lua_pop(L, 2);
+}
+
+static int
+panic(lua_State *S)
+{
+	const char *msg = lua_tostring(S, -1);
+
+	fflush(stdout);
+	fprintf(stderr, "lem: %s\n", msg ? msg : "unprotected error");
+	exit(EXIT_FAILURE);
+	return 0;
+}
+
+static void
+sigpipe_handler(int sig)
+{
+	/*
+	 * A handler rather than SIG_IGN: writes to a vanished peer still
+	 * fail with EPIPE, but children get the default disposition back
+	 * when they exec, which SIG_IGN would survive.
+	 */
+	(void)sig;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sigaction sa;
+	int fdflags[3];
+	int has_e = 0, has_v = 0;
+	int script, i;
+	lua_State *T;
+
+	(void)argc;
+	script = collect_args(argv, &has_e, &has_v);
+	if (script < 0) {
+		print_usage();
+		return EXIT_FAILURE;
+	}
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = sigpipe_handler;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGPIPE, &sa, NULL);
+	for (i = 0; i < 3; i++)
+		fdflags[i] = fcntl(i, F_GETFL);
+
+	lem_loop = ev_default_loop(EVFLAG_AUTO);
+	if (lem_loop == NULL) {
+		fputs("lem: cannot initialise libev\n", stderr);
+		return EXIT_FAILURE;
+	}
+	L = luaL_newstate();
+	if (L == NULL)
+		oom();
+	lua_atpanic(L, panic);
+	luaL_openlibs(L);
+
+	if (has_v)
+		print_version();
+	if (script == 0 && !has_e && !has_v) {
+		if (isatty(STDIN_FILENO)) {
+			print_usage();
+			lua_close(L);
+			return EXIT_FAILURE;
+		}
+	} else if (script == 0) {
+		script = -1;             /* run -e/-l, then stop */
+	}
+
+	lua_settop(L, 0);
+	lua_newtable(L);                 /* THREADS */
+	lua_newtable(L);                 /* LINKS */
+
+	lua_getglobal(L, "debug");
+	lua_getfield(L, -1, "traceback");
+	traceback_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_pop(L, 1);
+
+	if (luaL_loadstring(L, "local func = ... return func(select(2, ...))") != 0)
+		oom();
+	trampoline_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+
+	set_path("path", "LUA_PATH", LEM_LMODDIR, "?.lua");
+	set_path("cpath", "LUA_CPATH", LEM_CMODDIR, "?.so");
+
+	lua_getglobal(L, "jit");
+	if (lua_isnil(L, -1)) {
+		/* plain Lua 5.1: make pcall and xpcall yield-safe */
+		lua_register(L, "pcall", lem_pcall);
+		lua_register(L, "xpcall", lem_xpcall);
+	}
+	lua_pop(L, 1);
+
+	ev_prepare_init(&prepare, prepare_cb);
+	ev_prepare_start(LEM, &prepare);
+	ev_unref(LEM);                   /* the prepare watcher alone is no reason to run */
+	ev_idle_init(&idle, idle_cb);
+
+	/* the main coroutine: driver(fail, init, acts, script, args...) */
+	T = lem_newthread();
+	if (luaL_loadbuffer(T, driver, sizeof(driver) - 1, "=[lem]") != 0)
+		oom();
+	lua_pushcfunction(T, driver_fail);
+	if (getenv("LUA_INIT") != NULL)
+		lua_pushstring(T, getenv("LUA_INIT"));
+	else
+		lua_pushnil(T);
+	lua_newtable(T);
+	for (i = 1, has_e = 0; argv[i] != NULL && (script <= 0 || i < script); i++) {
+		const char *a = argv[i];
+
+		if (a[0] != '-' || (a[1] != 'e' && a[1] != 'l'))
+			continue;
+		lua_pushlstring(T, a + 1, 1);
+		lua_rawseti(T, -2, ++has_e);
+		if (a[2] == '\0')
+			a = argv[++i];
+		else
+			a += 2;
+		lua_pushstring(T, a);
+		lua_rawseti(T, -2, ++has_e);
+	}
+	if (script == 0) {
+		lua_pushliteral(T, "-");
+	} else if (script > 0) {
+		int narg = 0;
+
+		lua_pushstring(T, argv[script]);
+		/* arg[-n..-1]: interpreter and options, arg[0]: script */
+		lua_newtable(T);
+		for (i = 0; argv[i] != NULL; i++) {
+			lua_pushstring(T, argv[i]);
+			lua_rawseti(T, -2, i - script);
+		}
+		lua_setglobal(T, "arg");
+		luaL_checkstack(T, argc, "too many arguments to script");
+		for (i = script + 1; argv[i] != NULL; i++, narg++)
+			lua_pushstring(T, argv[i]);
+		script = narg;
+	} else {
+		lua_pushnil(T);
+		script = 0;
+	}
+	lem_queue(T, 4 + script);
+
+	ev_run(LEM, 0);
+
+	lua_close(L);                    /* every __gc runs while the loop exists */
+	ev_loop_destroy(LEM);
+	free(queue);
+	for (i = 0; i < 3; i++)
+		if (fdflags[i] >= 0)
+			fcntl(i, F_SETFL, fdflags[i]);
+	fflush(stdout);
+	return exit_status;
+}
