@@ -617,7 +617,9 @@ main(int argc, char **argv)
 	for (i = 0; i < 3; i++)
 		fdflags[i] = fcntl(i, F_GETFL);
 
-	lem_loop = ev_default_loop(EVFLAG_AUTO);
+	/* not the default loop: that one reaps every child on SIGCHLD, which
+	 * would steal the exit status of io.popen and os.execute children */
+	lem_loop = ev_loop_new(EVFLAG_AUTO);
 	if (lem_loop == NULL) {
 		fputs("lem: cannot initialise libev\n", stderr);
 		return EXIT_FAILURE;

@@ -5,7 +5,7 @@ local utils = require 'lem.utils'
 local sh, lemrun, q = tap.sh, tap.lemrun, tap.quote
 local LEM = q(tap.lem)
 
-tap.plan(57, 120)
+tap.plan(58, 120)
 
 -- options
 local o, e, st = sh(LEM .. ' -v')
@@ -173,6 +173,14 @@ tap.ok(math.floor(ign / 4096) % 2 == 0, 'children do not inherit an ignored SIGP
 o, e, st = sh(LEM .. [[ -e 'os.execute("ls -l /proc/self/fd")']])
 tap.ok(not o:find('eventpoll') and not o:find('eventfd'),
 	'no descriptor of lem leaks into children (close-on-exec)', o)
+
+-- lem does not reap children it did not start
+o, e, st = lemrun([[
+local p = io.popen('exit 3')
+require('lem.utils').sleeper():sleep(0.2)
+print(p:close())
+]])
+tap.like(o, '^true', 'io.popen:close() still gets its child after the loop ran')
 
 -- stdio descriptors are left as lem found them
 o, e, st = sh(LEM .. [[ -e 'print(1)' | cat]])
