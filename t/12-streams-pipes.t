@@ -93,7 +93,9 @@ end
 tap.is(tap.readfile(out), 'to the child\n', 'the command got the data and end of file')
 p = assert(streams.popen("grep -E '^Sig(Ign|Blk)' /proc/self/status"))
 local st = p:read('*a')
-tap.like(st, 'SigIgn:%s*0+\n', 'the child ignores no signal (SIGPIPE is default)')
+-- signals 32 and 33 belong to the C library, which keeps them as it finds them
+local ign = tonumber((st:match('SigIgn:%s*%x*(%x%x%x%x%x%x%x%x)\n')), 16)
+tap.ok(ign and ign % 2^31 == 0, 'the child ignores no signal 1-31 (SIGPIPE is default)', st)
 tap.like(st, 'SigBlk:%s*0+\n', 'the child blocks no signal')
 p = assert(streams.popen('exit 3'))
 tap.is(p:read('*a'), '', 'a silent command')
