@@ -22,6 +22,13 @@
 
 #include "lem.h"
 
+/*
+ * Lua 5.1 cannot resume a coroutine whose body is a C function that
+ * yielded, so C functions start behind this Lua function.  Calling the
+ * vararg directly leaves the callee without a name, as a direct call would.
+ */
+static const char TRAMPOLINE[] = "return (...)(select(2, ...))";
+
 #ifndef LEM_CMODDIR
 #define LEM_CMODDIR "/usr/local/lib/lua/5.1"
 #endif
@@ -48,7 +55,7 @@ static lua_State *running;      /* the coroutine lem has resumed, if any */
 static int suspended;           /* did running yield through lem_suspend? */
 static int nlinks;              /* entries in LINKS */
 static int traceback_ref = LUA_NOREF;
-static int trampoline_ref = LUA_NOREF;  /* function(f, ...) return f(...) end */
+static int trampoline_ref = LUA_NOREF;  /* TRAMPOLINE, loaded */
 
 /* The run queue: a ring of coroutines and their argument counts. */
 struct job {
@@ -651,7 +658,7 @@ main(int argc, char **argv)
 	traceback_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_pop(L, 1);
 
-	if (luaL_loadstring(L, "local func = ... return func(select(2, ...))") != 0)
+	if (luaL_loadbuffer(L, TRAMPOLINE, sizeof(TRAMPOLINE) - 1, "=(pcall)") != 0)
 		oom();
 	trampoline_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 
