@@ -3,7 +3,7 @@ local tap = dofile((arg[0]:match('^(.*)/') or '.') .. '/tap.lua')
 local utils = require 'lem.utils'
 local sleeper, spawn = utils.sleeper, utils.spawn
 
-tap.plan(29, 60)
+tap.plan(33, 60)
 
 local s = sleeper()
 
@@ -102,6 +102,20 @@ tap.is(select(2, s:wakeup()), 'not sleeping', 'and arms nothing')
 co = coroutine.wrap(function() return pcall(s.sleep, s, 0.01) end)
 ok, a = co()
 tap.ok(ok == false and a:find('does not run'), 'pcall(sleep) inside coroutine.wrap: a clean error', a)
+
+-- a coroutine lem runs cannot be resumed by hand (no double resume)
+local waiter = sleeper()
+local me, woke
+spawn(function() me = coroutine.running() woke = { waiter:sleep(5) } end)
+utils.yield()
+ok, a = coroutine.resume(me, 'forged')
+tap.ok(not ok and a:find('run by lem'), 'coroutine.resume of a waiting lem coroutine is refused', a)
+ok, a = coroutine.resume(coroutine.running())
+tap.ok(not ok, 'resuming the running lem coroutine is refused')
+waiter:wakeup('real')
+utils.yield()
+tap.is(woke and woke[1], 'real', 'the waiting coroutine got the real wakeup, once')
+tap.is(coroutine.status(me), 'dead', '... and finished')
 
 -- plain coroutines inside pcall behave as in Lua
 ok, a = pcall(function()
