@@ -13,6 +13,7 @@ local streams = require 'lem.streams'
 local port = tonumber(arg[1]) or 8080
 local server = assert(streams.tcp_listen('*', port))
 print(('chat server on port %d'):format(select(2, server:address())))
+io.stdout:flush()        -- the banner shows even through a pipe
 
 local clients = {}
 local nextid = 1

@@ -8,6 +8,7 @@ local port = tonumber(arg[1]) or 8080
 local server = assert(streams.tcp_listen('*', port))
 local addr, bound = server:address()
 print(('echo server on %s port %d'):format(addr, bound))
+io.stdout:flush()        -- the banner shows even through a pipe
 
 assert(server:autospawn(function(s)
 	while true do

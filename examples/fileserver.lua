@@ -9,6 +9,7 @@ local port = tonumber(arg[1]) or 8080
 local root = arg[2] or '.'
 local server = assert(streams.tcp_listen('*', port))
 print(('serving %s on port %d'):format(root, select(2, server:address())))
+io.stdout:flush()        -- the banner shows even through a pipe
 
 local function respond(s, status, body)
 	s:write(('HTTP/1.1 %s\r\nContent-Type: text/plain\r\n' ..
