@@ -485,7 +485,10 @@ stream_start(lua_State *T, struct stream *s, int op, int events)
 	}
 	ret = lem_suspend(T);
 	s->w.data = T;
-	ev_io_set(&s->w, s->w.fd, events);
+	/* ev_io_set() makes libev tell the kernel again (epoll_ctl): only
+	 * when the events change */
+	if ((s->w.events & (EV_READ | EV_WRITE)) != events)
+		ev_io_set(&s->w, s->w.fd, events);
 	ev_io_start(LEM, &s->w);
 	return ret;
 }
