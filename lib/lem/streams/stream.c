@@ -478,10 +478,15 @@ stream_start(lua_State *T, struct stream *s, int op, int events)
 	s->op = op;
 	n = op_run(T, s);
 	if (n > 0) {
-		stream_op_done(s);
+		s->op = OP_NONE;
+		memset(&s->u, 0, sizeof(s->u));
 		return n;
 	}
 	ret = lem_suspend(T);
+	/* only now, when nothing can raise any more: a file being sent
+	 * cannot be closed under the stream */
+	if (op == OP_SENDFILE)
+		s->u.sf.file->users++;
 	s->w.data = T;
 	/* ev_io_set() makes libev tell the kernel again (epoll_ctl): only
 	 * when the events change */
@@ -656,7 +661,6 @@ stream_sendfile(lua_State *T)
 	s->u.sf.file = f;
 	s->u.sf.off = (off_t)off;
 	s->u.sf.end = st.st_size;
-	f->users++;
 	return stream_start(T, s, OP_SENDFILE, EV_WRITE);
 }
 
