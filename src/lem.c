@@ -183,18 +183,20 @@ lem_queue(lua_State *T, int nargs)
 	struct job *j;
 
 	if (qlen == qcap) {
+		/*
+		 * realloc moves a big ring by remapping its pages, without
+		 * copying or touching fresh ones; then the part that had
+		 * wrapped around to the front goes after the old end.
+		 */
 		unsigned int ncap = qcap ? 2 * qcap : 64;
-		struct job *nq = malloc(ncap * sizeof(struct job));
-		unsigned int i;
+		struct job *nq = realloc(queue, ncap * sizeof(struct job));
 
 		if (nq == NULL)
 			oom();
-		for (i = 0; i < qlen; i++)
-			nq[i] = queue[(qhead + i) & (qcap - 1)];
-		free(queue);
+		if (qhead > 0)
+			memcpy(nq + qcap, nq, qhead * sizeof(struct job));
 		queue = nq;
 		qcap = ncap;
-		qhead = 0;
 	}
 	j = &queue[(qhead + qlen) & (qcap - 1)];
 	j->T = T;
