@@ -27,6 +27,13 @@
 
 #include "lem.h"
 
+/*
+ * Lua 5.1 cannot resume a coroutine whose body is a C function that
+ * yielded, so C functions start behind this Lua function.  Calling the
+ * vararg directly leaves the callee without a name, as a direct call would.
+ */
+static const char TRAMPOLINE[] = "return (...)(select(2, ...))";
+
 #ifndef LEM_CMODDIR
 #define LEM_CMODDIR "/usr/local/lib/lua/5.1"
 #endif
@@ -53,7 +60,7 @@ static lua_State *running;      /* the coroutine lem has resumed, if any */
 static int suspended;           /* did running yield through lem_suspend? */
 static int nlinks;              /* entries in LINKS */
 static int traceback_ref = LUA_NOREF;
-static int trampoline_ref = LUA_NOREF;  /* function(f, ...) return f(...) end */
+static int trampoline_ref = LUA_NOREF;  /* TRAMPOLINE, loaded */
 
 /* The run queue: a ring of coroutines and their argument counts. */
 struct job {
@@ -438,6 +445,34 @@ lem_xpcall(lua_State *T)
 	return pcall_run(T, 1);
 }
 
+/*
+ * coroutine.resume(co, ...) for any co but the coroutines lem runs: one
+ * of those resumed by hand while it waits for an event would later be
+ * resumed again by that event, at the wrong place.
+ */
+static int
+guarded_resume(lua_State *T)
+{
+	lua_State *co = lua_tothread(T, 1);
+
+	if (co != NULL) {
+		lua_pushvalue(T, 1);
+		lua_xmove(T, L, 1);
+		lua_rawget(L, THREADS);
+		if (lua_toboolean(L, -1) || co == T) {
+			lua_pop(L, 1);
+			lua_pushboolean(T, 0);
+			lua_pushliteral(T, "cannot resume a coroutine run by lem");
+			return 2;
+		}
+		lua_pop(L, 1);
+	}
+	lua_pushvalue(T, lua_upvalueindex(1));
+	lua_insert(T, 1);
+	lua_call(T, lua_gettop(T) - 1, LUA_MULTRET);
+	return lua_gettop(T);
+}
+
 /* ---------------------------------------------------------- scheduler */
 
 static void
@@ -720,7 +755,7 @@ main(int argc, char **argv)
 	traceback_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_pop(L, 1);
 
-	if (luaL_loadstring(L, "local func = ... return func(select(2, ...))") != 0)
+	if (luaL_loadbuffer(L, TRAMPOLINE, sizeof(TRAMPOLINE) - 1, "=(pcall)") != 0)
 		oom();
 	trampoline_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 
@@ -733,6 +768,13 @@ main(int argc, char **argv)
 		lua_register(L, "pcall", lem_pcall);
 		lua_register(L, "xpcall", lem_xpcall);
 	}
+	lua_pop(L, 1);
+
+	/* coroutine.resume must not touch the coroutines lem runs */
+	lua_getglobal(L, "coroutine");
+	lua_getfield(L, -1, "resume");
+	lua_pushcclosure(L, guarded_resume, 1);
+	lua_setfield(L, -2, "resume");
 	lua_pop(L, 1);
 
 	ev_prepare_init(&prepare, prepare_cb);

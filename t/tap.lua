@@ -13,11 +13,17 @@
 -- an in-tree build as well as `make check`.
 
 local here = arg and arg[0] and arg[0]:match('^(.*)/') or '.'
+-- what subprocesses need to find the same modules
+local subenv = ''
 if not os.getenv('LUA_PATH') then
-	package.path = here .. '/?.lua;' .. here .. '/../lib/?.lua;' .. package.path
+	local p = here .. '/?.lua;' .. here .. '/../lib/?.lua;'
+	package.path = p .. package.path
+	subenv = subenv .. "LUA_PATH='" .. p .. ";'; export LUA_PATH; "
 end
 if not os.getenv('LUA_CPATH') then
-	package.cpath = here .. '/../lib/?.so;' .. package.cpath
+	local p = here .. '/../lib/?.so;'
+	package.cpath = p .. package.cpath
+	subenv = subenv .. "LUA_CPATH='" .. p .. ";'; export LUA_CPATH; "
 end
 
 local utils = require 'lem.utils'
@@ -158,7 +164,7 @@ end
 -- stdout, stderr and the exit status.
 function tap.sh(cmd, stdin)
 	local o, e = tap.tmpname('.out'), tap.tmpname('.err')
-	local full = 'timeout -k 5 60 sh -c ' .. tap.quote(cmd)
+	local full = 'timeout -k 5 60 sh -c ' .. tap.quote(subenv .. cmd)
 	if stdin then
 		full = full .. ' < ' .. tap.quote(tap.writefile(tap.tmpname('.in'), stdin))
 	else
