@@ -80,6 +80,23 @@ static struct ev_idle idle;
 static lua_State *pool[POOL_MAX];
 static int npool;
 
+/*
+ * Coroutines that lem lets go are garbage that no allocation accounts
+ * for: after 100,000 sleepers have finished, the collector may not run
+ * again before lua_close() frees them all at exit.  Once a quarter of
+ * the anchored coroutines (and at least GC_IDLE_MIN) have been let go,
+ * an idle watcher of the lowest priority does GC_IDLE_KB steps of
+ * collection whenever the loop has nothing else to do, until two cycles
+ * have completed (a cycle already under way may have marked them before
+ * they were let go).  A busy loop never runs it.
+ */
+#define GC_IDLE_MIN 1024
+#define GC_IDLE_KB  32
+static struct ev_idle gc_idle;
+static unsigned int nthreads;   /* coroutines anchored in THREADS */
+static unsigned int nforgotten; /* let go since the last idle collection */
+static int gc_cycles;           /* cycles completed by this idle collection */
+
 static void
 oom(void)
 {
@@ -161,6 +178,7 @@ lem_newthread(void)
 	T = lua_newthread(L);
 	lua_pushboolean(L, 1);
 	lua_rawset(L, THREADS);          /* threads[T] = true */
+	nthreads++;
 	return T;
 }
 
@@ -171,6 +189,12 @@ lem_forgetthread(lua_State *T)
 	lua_xmove(T, L, 1);
 	lua_pushnil(L);
 	lua_rawset(L, THREADS);          /* threads[T] = nil */
+	nthreads--;
+	if (++nforgotten >= GC_IDLE_MIN && nforgotten >= nthreads / 4 &&
+			!ev_is_active(&gc_idle)) {
+		ev_idle_start(LEM, &gc_idle);
+		ev_unref(LEM);           /* no reason to keep running */
+	}
 }
 
 /* A coroutine has finished normally: recycle it. */
@@ -548,6 +572,36 @@ idle_cb(EV_P_ struct ev_idle *w, int revents)
 	(void)revents;
 }
 
+/* a step of collection; a __gc that fails is ignored, as in lua_close */
+static int
+gc_step(lua_State *S)
+{
+	lua_pushboolean(S, lua_gc(S, LUA_GCSTEP, GC_IDLE_KB));
+	return 1;
+}
+
+static void
+gc_idle_cb(EV_P_ struct ev_idle *w, int revents)
+{
+	int done = 2;
+
+	(void)revents;
+	if (!exiting) {
+		lua_pushcfunction(L, gc_step);
+		if (lua_pcall(L, 0, 1, 0) != 0)
+			done = 2;
+		else
+			done = lua_toboolean(L, -1) ? ++gc_cycles : 0;
+		lua_pop(L, 1);
+	}
+	if (done >= 2) {
+		nforgotten = 0;
+		gc_cycles = 0;
+		ev_ref(EV_A);
+		ev_idle_stop(EV_A_ w);
+	}
+}
+
 /* ------------------------------------------------------- main program */
 
 /* messages start with "lem: " whatever the name lem was run under */
@@ -781,6 +835,8 @@ main(int argc, char **argv)
 	ev_prepare_start(LEM, &prepare);
 	ev_unref(LEM);                   /* the prepare watcher alone is no reason to run */
 	ev_idle_init(&idle, idle_cb);
+	ev_idle_init(&gc_idle, gc_idle_cb);
+	ev_set_priority(&gc_idle, EV_MINPRI);
 
 	/* the main coroutine: driver(fail, init, acts, script, args...) */
 	T = lem_newthread();
