@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,8 +45,8 @@ static const char TRAMPOLINE[] = "return (...)(select(2, ...))";
 /*
  * The main state L is never running Lua code while the loop runs, so its
  * stack is ours.  Slot 1 holds the thread table: every coroutine lem may
- * resume is a key there, which keeps it from being collected while it is
- * queued or waits for an event.  Slot 2 maps the inner coroutine of a
+ * resume is a value there, which keeps it from being collected while it
+ * is queued or waits for an event (see "anchors" below).  Slot 2 maps the inner coroutine of a
  * suspended pcall (Lua 5.1 only, see below) to the coroutine waiting in
  * that pcall.
  */
@@ -166,18 +167,133 @@ new_state(void)
 #define new_state() luaL_newstate()
 #endif
 
+/* ------------------------------------------------------------ anchors */
+
+/*
+ * THREADS is an array: threads[slot] = coroutine, with the free slots on
+ * a stack, and a small open-addressing hash in C maps a coroutine to its
+ * slot.  Keyed by the coroutine, a Lua table would rehash (reinserting
+ * every entry) each time it doubles, and the collector would visit the
+ * coroutines in hash order; the array grows by plain copies and keeps
+ * them in the order they were made.
+ */
+struct anchor {
+	lua_State *T;
+	unsigned int slot;              /* 0: an empty entry */
+};
+static struct anchor *amap;
+static unsigned int amap_bits, amap_len;
+static unsigned int *free_slots;
+static unsigned int nfree, free_cap;
+static unsigned int top_slot;           /* slots 1..top_slot have been used */
+static unsigned int threads_cap;        /* THREADS has room for this many */
+
+static unsigned int
+amap_index(lua_State *T)
+{
+	uint32_t h = (uint32_t)((uintptr_t)T >> 4) * 2654435761u;
+
+	return amap_bits ? h >> (32 - amap_bits) : 0;
+}
+
+static void amap_put(lua_State *T, unsigned int slot);
+
+static void
+amap_grow(void)
+{
+	struct anchor *old = amap;
+	unsigned int n = amap_bits ? 1u << amap_bits : 0, i;
+
+	amap_bits = amap_bits ? amap_bits + 1 : 8;
+	amap = calloc((size_t)1 << amap_bits, sizeof(struct anchor));
+	if (amap == NULL)
+		oom();
+	amap_len = 0;
+	for (i = 0; i < n; i++)
+		if (old[i].slot != 0)
+			amap_put(old[i].T, old[i].slot);
+	free(old);
+}
+
+static void
+amap_put(lua_State *T, unsigned int slot)
+{
+	unsigned int mask, i;
+
+	if (2 * (amap_len + 1) > (amap_bits ? 1u << amap_bits : 0))
+		amap_grow();
+	mask = (1u << amap_bits) - 1;
+	for (i = amap_index(T); amap[i].slot != 0; i = (i + 1) & mask)
+		;
+	amap[i].T = T;
+	amap[i].slot = slot;
+	amap_len++;
+}
+
+/* the slot of T, 0 if lem does not hold T; take also removes it */
+static unsigned int
+amap_get(lua_State *T, int take)
+{
+	unsigned int mask, i, j, k, slot;
+
+	if (amap_len == 0)
+		return 0;
+	mask = (1u << amap_bits) - 1;
+	for (i = amap_index(T); amap[i].T != T || amap[i].slot == 0; i = (i + 1) & mask)
+		if (amap[i].slot == 0)
+			return 0;
+	slot = amap[i].slot;
+	if (!take)
+		return slot;
+	/* linear probing: move later entries of the run back into the hole */
+	amap[i].slot = 0;
+	for (j = (i + 1) & mask; amap[j].slot != 0; j = (j + 1) & mask) {
+		k = amap_index(amap[j].T);
+		if (((j - k) & mask) >= ((j - i) & mask)) {
+			amap[i] = amap[j];
+			amap[j].slot = 0;
+			i = j;
+		}
+	}
+	amap_len--;
+	return slot;
+}
+
+/* make room for slot in THREADS, which must stay below the top of L */
+static void
+threads_grow(unsigned int slot)
+{
+	unsigned int ncap = threads_cap ? 2 * threads_cap : 64, i;
+
+	while (ncap < slot)
+		ncap *= 2;
+	lua_createtable(L, (int)ncap, 0);
+	for (i = 1; i <= top_slot; i++) {
+		lua_rawgeti(L, THREADS, (int)i);
+		lua_rawseti(L, -2, (int)i);
+	}
+	lua_replace(L, THREADS);
+	threads_cap = ncap;
+}
+
 /* ---------------------------------------------------------------- API */
 
 lua_State *
 lem_newthread(void)
 {
 	lua_State *T;
+	unsigned int slot;
 
 	if (npool > 0)
 		return pool[--npool];
 	T = lua_newthread(L);
-	lua_pushboolean(L, 1);
-	lua_rawset(L, THREADS);          /* threads[T] = true */
+	slot = nfree > 0 ? free_slots[--nfree] : top_slot + 1;
+	if (slot > threads_cap)
+		threads_grow(slot);
+	if (slot > top_slot)
+		top_slot = slot;
+	lua_rawseti(L, THREADS, (int)slot);     /* threads[slot] = T */
+	amap_put(T, slot);
 	nthreads++;
 	return T;
 }
@@ -185,10 +301,22 @@ lem_newthread(void)
 void
 lem_forgetthread(lua_State *T)
 {
-	lua_pushthread(T);
-	lua_xmove(T, L, 1);
+	unsigned int slot = amap_get(T, 1);
+
+	if (slot == 0)
+		return;
+	if (nfree == free_cap) {
+		unsigned int ncap = free_cap ? 2 * free_cap : 64;
+		unsigned int *nf = realloc(free_slots, ncap * sizeof(unsigned int));
+
+		if (nf == NULL)
+			oom();
+		free_slots = nf;
+		free_cap = ncap;
+	}
+	free_slots[nfree++] = slot;
 	lua_pushnil(L);
-	lua_rawset(L, THREADS);          /* threads[T] = nil */
+	lua_rawseti(L, THREADS, (int)slot);     /* threads[slot] = nil */
 	nthreads--;
 	if (++nforgotten >= GC_IDLE_MIN && nforgotten >= nthreads / 4 &&
 			!ev_is_active(&gc_idle)) {
@@ -480,16 +608,11 @@ guarded_resume(lua_State *T)
 	lua_State *co = lua_tothread(T, 1);
 
 	if (co != NULL) {
-		lua_pushvalue(T, 1);
-		lua_xmove(T, L, 1);
-		lua_rawget(L, THREADS);
-		if (lua_toboolean(L, -1) || co == T) {
-			lua_pop(L, 1);
+		if (amap_get(co, 0) != 0 || co == T) {
 			lua_pushboolean(T, 0);
 			lua_pushliteral(T, "cannot resume a coroutine run by lem");
 			return 2;
 		}
-		lua_pop(L, 1);
 	}
 	lua_pushvalue(T, lua_upvalueindex(1));
 	lua_insert(T, 1);
@@ -890,6 +1013,8 @@ main(int argc, char **argv)
 	lua_close(L);                    /* every __gc runs while the loop exists */
 	ev_loop_destroy(LEM);
 	free(queue);
+	free(amap);
+	free(free_slots);
 	for (i = 0; i < 3; i++)
 		if (fdflags[i] >= 0)
 			fcntl(i, F_SETFL, fdflags[i]);
