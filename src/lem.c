@@ -117,7 +117,7 @@ oom(void)
  * that whole 2 MiB blocks can be faulted in at once.  Small programs keep
  * their small heaps.  LuaJIT has an allocator of its own.
  */
-#define HEAP_SMALL ((size_t)8 << 20)
+#define HEAP_SMALL ((size_t)32 << 20)
 #define HEAP_STEP  ((size_t)16 << 20)
 static char *heap_mark;          /* the break beyond which the heap is advised */
 
@@ -220,8 +220,8 @@ amap_put(lua_State *T, unsigned int slot)
 {
 	unsigned int mask, i;
 
-	if (2 * (amap_len + 1) > (amap_bits ? 1u << amap_bits : 0))
-		amap_grow();
+	if (4 * (amap_len + 1) > 3 * (amap_bits ? 1u << amap_bits : 0))
+		amap_grow();                    /* at most 3/4 full */
 	mask = (1u << amap_bits) - 1;
 	for (i = amap_index(T); amap[i].slot != 0; i = (i + 1) & mask)
 		;
