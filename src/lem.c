@@ -30,15 +30,17 @@
 #endif
 
 /*
- * The main state L is never running Lua code while the loop runs, so its
- * stack is ours.  Slot 1 holds the thread table: every coroutine lem may
- * resume is a key there, which keeps it from being collected while it is
- * queued or waits for an event.  Slot 2 maps the inner coroutine of a
- * suspended pcall (Lua 5.1 only, see below) to the coroutine waiting in
- * that pcall.
+ * The thread table: every coroutine lem may resume is a key there, which
+ * keeps it from being collected while it is queued or waits for an
+ * event.  The links table maps the inner coroutine of a suspended pcall
+ * (Lua 5.1 only, see below) to the coroutine waiting in that pcall.
+ * Both live in the registry, not in fixed slots of L's stack: a garbage
+ * collection step triggered by an allocation on L runs __gc metamethods
+ * on L itself, in a new frame where slot 1 is not ours, and such a
+ * metamethod may call pcall or spawn.
  */
-#define THREADS 1
-#define LINKS   2
+static int threads_ref = LUA_NOREF;
+static int links_ref = LUA_NOREF;
 
 struct ev_loop *lem_loop;
 static lua_State *L;
@@ -85,8 +87,11 @@ lem_newthread(void)
 	if (npool > 0)
 		return pool[--npool];
 	T = lua_newthread(L);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, threads_ref);
+	lua_insert(L, -2);
 	lua_pushboolean(L, 1);
-	lua_rawset(L, THREADS);          /* threads[T] = true */
+	lua_rawset(L, -3);               /* threads[T] = true */
+	lua_pop(L, 1);
 	return T;
 }
 
@@ -95,8 +100,11 @@ lem_forgetthread(lua_State *T)
 {
 	lua_pushthread(T);
 	lua_xmove(T, L, 1);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, threads_ref);
+	lua_insert(L, -2);
 	lua_pushnil(L);
-	lua_rawset(L, THREADS);          /* threads[T] = nil */
+	lua_rawset(L, -3);               /* threads[T] = nil */
+	lua_pop(L, 1);
 }
 
 /* A coroutine has finished normally: recycle it. */
@@ -249,18 +257,20 @@ link_take(lua_State *S)
 {
 	lua_State *T;
 
+	lua_rawgeti(L, LUA_REGISTRYINDEX, links_ref);
 	lua_pushthread(S);
 	lua_xmove(S, L, 1);
 	lua_pushvalue(L, -1);
-	lua_rawget(L, LINKS);
+	lua_rawget(L, -3);               /* links S links[S] */
 	T = lua_tothread(L, -1);
 	lua_pop(L, 1);
 	if (T == NULL) {
-		lua_pop(L, 1);
+		lua_pop(L, 2);
 		return NULL;
 	}
 	lua_pushnil(L);
-	lua_rawset(L, LINKS);
+	lua_rawset(L, -3);               /* links[S] = nil */
+	lua_pop(L, 1);
 	nlinks--;
 	return T;
 }
@@ -350,7 +360,10 @@ pcall_run(lua_State *T, int handler)
 	lua_xmove(S, L, 1);
 	lua_pushthread(T);
 	lua_xmove(T, L, 1);
-	lua_rawset(L, LINKS);            /* links[S] = T */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, links_ref);
+	lua_insert(L, -3);
+	lua_rawset(L, -3);               /* links[S] = T */
+	lua_pop(L, 1);
 	nlinks++;
 	return n;
 }
@@ -643,8 +656,10 @@ main(int argc, char **argv)
 	}
 
 	lua_settop(L, 0);
-	lua_newtable(L);                 /* THREADS */
-	lua_newtable(L);                 /* LINKS */
+	lua_newtable(L);
+	threads_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_newtable(L);
+	links_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 
 	lua_getglobal(L, "debug");
 	lua_getfield(L, -1, "traceback");
