@@ -369,6 +369,63 @@ pcall_run(lua_State *T, int handler)
 }
 
 static int
+dump_writer(lua_State *S, const void *p, size_t sz, void *ud)
+{
+	(void)S;
+	luaL_addlstring(ud, p, sz);
+	return 0;
+}
+
+/*
+ * The trampoline pcall puts under a C function: function(f, ...) return
+ * f(...) end, made to be invisible in error messages as pcall itself is
+ * in lua(1): f is called through an unnamed expression (the name is
+ * '?'), and its line information is set to 0, so that luaL_where adds no
+ * "chunk:1:" to pcall(error, 'x') or to argument errors.  Binary chunks
+ * keep the line of each instruction as ints at the end of the function:
+ * sizelineinfo, the lines (all 1 here), sizelocvars = 0, sizeupvalues = 0.
+ */
+static void
+load_trampoline(void)
+{
+	static const char src[] = "return (...)(select(2, ...))";
+	const int one = 1, zero = 0;
+	luaL_Buffer b;
+	char *chunk;
+	size_t len, end, pos;
+	int n = 0, v;
+
+	if (luaL_loadbuffer(L, src, sizeof(src) - 1, "=?") != 0)
+		oom();
+	luaL_buffinit(L, &b);
+	lua_dump(L, dump_writer, &b);
+	luaL_pushresult(&b);
+	len = lua_objlen(L, -1);
+	chunk = malloc(len);
+	if (chunk == NULL)
+		oom();
+	memcpy(chunk, lua_tostring(L, -1), len);
+	lua_pop(L, 1);
+	end = len - 2 * sizeof(int);
+	for (pos = end; pos >= sizeof(int); pos -= sizeof(int), n++) {
+		memcpy(&v, chunk + pos - sizeof(int), sizeof(int));
+		if (v != one)
+			break;
+	}
+	pos -= sizeof(int);
+	memcpy(&v, chunk + pos, sizeof(int));
+	if (n > 0 && v == n) {
+		for (pos += sizeof(int); pos < end; pos += sizeof(int))
+			memcpy(chunk + pos, &zero, sizeof(int));
+		lua_pop(L, 1);
+		if (luaL_loadbuffer(L, chunk, len, "=?") != 0)
+			oom();
+	}
+	/* otherwise keep the function with its line information */
+	free(chunk);
+}
+
+static int
 lem_pcall(lua_State *T)
 {
 	luaL_checkany(T, 1);
@@ -666,8 +723,7 @@ main(int argc, char **argv)
 	traceback_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_pop(L, 1);
 
-	if (luaL_loadstring(L, "local func = ... return func(select(2, ...))") != 0)
-		oom();
+	load_trampoline();
 	trampoline_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 
 	set_path("path", "LUA_PATH", LEM_LMODDIR, "?.lua");
