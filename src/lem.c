@@ -232,8 +232,12 @@ report_error(lua_State *T)
 		fflush(stdout);
 		fprintf(stderr, "lem: %s\n", msg);
 	} else {
+		/* no memory for the traceback: a string message is still
+		 * there on T (LUA_ERRMEM's "not enough memory", say) */
+		msg = lua_type(T, -1) == LUA_TSTRING ? lua_tostring(T, -1) : NULL;
 		fflush(stdout);
-		fputs("lem: (error object cannot be printed)\n", stderr);
+		fprintf(stderr, "lem: %s\n",
+				msg ? msg : "(error object cannot be printed)");
 	}
 	fflush(stderr);
 	lua_pop(L, 1);
