@@ -22,6 +22,13 @@
 
 #include "lem.h"
 
+/*
+ * Lua 5.1 cannot resume a coroutine whose body is a C function that
+ * yielded, so C functions start behind this Lua function.  Calling the
+ * vararg directly leaves the callee without a name, as a direct call would.
+ */
+static const char TRAMPOLINE[] = "return (...)(select(2, ...))";
+
 #ifndef LEM_CMODDIR
 #define LEM_CMODDIR "/usr/local/lib/lua/5.1"
 #endif
@@ -50,7 +57,7 @@ static lua_State *running;      /* the coroutine lem has resumed, if any */
 static int suspended;           /* did running yield through lem_suspend? */
 static int nlinks;              /* entries in LINKS */
 static int traceback_ref = LUA_NOREF;
-static int trampoline_ref = LUA_NOREF;  /* function(f, ...) return f(...) end */
+static int trampoline_ref = LUA_NOREF;  /* TRAMPOLINE, loaded */
 
 /* The run queue: a ring of coroutines and their argument counts. */
 struct job {
@@ -392,14 +399,13 @@ dump_writer(lua_State *S, const void *p, size_t sz, void *ud)
 static void
 load_trampoline(void)
 {
-	static const char src[] = "return (...)(select(2, ...))";
 	const int one = 1, zero = 0;
 	luaL_Buffer b;
 	char *chunk;
 	size_t len, end, pos;
 	int n = 0, v;
 
-	if (luaL_loadbuffer(L, src, sizeof(src) - 1, "=?") != 0)
+	if (luaL_loadbuffer(L, TRAMPOLINE, sizeof(TRAMPOLINE) - 1, "=(pcall)") != 0)
 		oom();
 	luaL_buffinit(L, &b);
 	lua_dump(L, dump_writer, &b);
@@ -422,7 +428,7 @@ load_trampoline(void)
 		for (pos += sizeof(int); pos < end; pos += sizeof(int))
 			memcpy(chunk + pos, &zero, sizeof(int));
 		lua_pop(L, 1);
-		if (luaL_loadbuffer(L, chunk, len, "=?") != 0)
+		if (luaL_loadbuffer(L, chunk, len, "=(pcall)") != 0)
 			oom();
 	}
 	/* otherwise keep the function with its line information */
@@ -441,6 +447,36 @@ lem_xpcall(lua_State *T)
 {
 	luaL_checkany(T, 2);
 	return pcall_run(T, 1);
+}
+
+/*
+ * coroutine.resume(co, ...) for any co but the coroutines lem runs: one
+ * of those resumed by hand while it waits for an event would later be
+ * resumed again by that event, at the wrong place.
+ */
+static int
+guarded_resume(lua_State *T)
+{
+	lua_State *co = lua_tothread(T, 1);
+
+	if (co != NULL) {
+		lua_rawgeti(L, LUA_REGISTRYINDEX, threads_ref);
+		lua_pushvalue(T, 1);
+		lua_xmove(T, L, 1);
+		lua_rawget(L, -2);
+		lua_remove(L, -2);
+		if (lua_toboolean(L, -1) || co == T) {
+			lua_pop(L, 1);
+			lua_pushboolean(T, 0);
+			lua_pushliteral(T, "cannot resume a coroutine run by lem");
+			return 2;
+		}
+		lua_pop(L, 1);
+	}
+	lua_pushvalue(T, lua_upvalueindex(1));
+	lua_insert(T, 1);
+	lua_call(T, lua_gettop(T) - 1, LUA_MULTRET);
+	return lua_gettop(T);
 }
 
 /* ---------------------------------------------------------- scheduler */
@@ -739,6 +775,13 @@ main(int argc, char **argv)
 		lua_register(L, "pcall", lem_pcall);
 		lua_register(L, "xpcall", lem_xpcall);
 	}
+	lua_pop(L, 1);
+
+	/* coroutine.resume must not touch the coroutines lem runs */
+	lua_getglobal(L, "coroutine");
+	lua_getfield(L, -1, "resume");
+	lua_pushcclosure(L, guarded_resume, 1);
+	lua_setfield(L, -2, "resume");
 	lua_pop(L, 1);
 
 	ev_prepare_init(&prepare, prepare_cb);

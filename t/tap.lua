@@ -13,11 +13,17 @@
 -- an in-tree build as well as `make check`.
 
 local here = arg and arg[0] and arg[0]:match('^(.*)/') or '.'
+-- what subprocesses need to find the same modules
+local subenv = ''
 if not os.getenv('LUA_PATH') then
-	package.path = here .. '/?.lua;' .. here .. '/../lib/?.lua;' .. package.path
+	local p = here .. '/?.lua;' .. here .. '/../lib/?.lua;'
+	package.path = p .. package.path
+	subenv = subenv .. "LUA_PATH='" .. p .. ";'; export LUA_PATH; "
 end
 if not os.getenv('LUA_CPATH') then
-	package.cpath = here .. '/../lib/?.so;' .. package.cpath
+	local p = here .. '/../lib/?.so;'
+	package.cpath = p .. package.cpath
+	subenv = subenv .. "LUA_CPATH='" .. p .. ";'; export LUA_CPATH; "
 end
 
 local utils = require 'lem.utils'
@@ -163,7 +169,7 @@ end
 function tap.sh(cmd, stdin)
 	local o, e = tap.tmpname('.out'), tap.tmpname('.err')
 	local full = 'timeout -k 5 ' .. math.floor(60 * tap.slow) .. ' sh -c '
-		.. tap.quote(cmd)
+		.. tap.quote(subenv .. cmd)
 	if stdin then
 		full = full .. ' < ' .. tap.quote(tap.writefile(tap.tmpname('.in'), stdin))
 	else

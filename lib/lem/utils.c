@@ -10,6 +10,13 @@
 
 #include "lem.h"
 
+/*
+ * Lua 5.1 cannot resume a coroutine whose body is a C function that
+ * yielded, so C functions start behind this Lua function.  Calling the
+ * vararg directly leaves the callee without a name, as a direct call would.
+ */
+static const char TRAMPOLINE[] = "return (...)(select(2, ...))";
+
 #define SLEEPER_MT "lem.Sleeper"
 
 /* w.data is the sleeping coroutine, NULL when nobody sleeps */
@@ -215,7 +222,7 @@ luaopen_lem_utils(lua_State *T)
 
 	lua_newtable(T);
 	luaL_register(T, NULL, utils_functions);
-	if (luaL_loadstring(T, "local func = ... return func(select(2, ...))") != 0)
+	if (luaL_loadbuffer(T, TRAMPOLINE, sizeof(TRAMPOLINE) - 1, "=(spawn)") != 0)
 		return lua_error(T);
 	lua_pushcclosure(T, utils_spawn, 1);
 	lua_setfield(T, -2, "spawn");

@@ -1,0 +1,60 @@
+-- t/05-capi.t - a module compiled against include/lem.h suspends and
+-- resumes coroutines through the public C API
+local tap = dofile((arg[0]:match('^(.*)/') or '.') .. '/tap.lua')
+local utils = require 'lem.utils'
+
+tap.plan(8, 60)
+
+local cc = os.getenv('CC') or 'cc'
+local cppflags = os.getenv('LEM_CPPFLAGS')
+if not cppflags then
+	-- run by prove from the source tree: guess the flags
+	local p = io.popen('pkg-config --cflags lua5.1 2>/dev/null')
+	cppflags = '-I' .. tap.dir .. '/../include ' .. (p:read('*l') or '')
+	p:close()
+end
+local so = tap.tmpname('.so')
+local src = tap.dir .. '/capi_module.c'
+local out, err, st = tap.sh(cc .. ' -shared -fPIC -Wall -Wextra -o ' .. so .. ' '
+	.. cppflags .. ' ' .. tap.quote(src))
+if st ~= 0 then
+	tap.diag(err)
+	tap.skip(8, 'cannot compile a module against lem.h here')
+	tap.cleanup()
+	return tap.done()
+end
+tap.ok(true, 'a module compiles against lem.h alone')
+
+local open = package.loadlib(so, 'luaopen_capi_module')
+tap.ok(open, 'and loads into lem (lem exports its symbols)')
+local capi = open()
+
+-- lem_suspend + a timer + lem_queue
+local ran = false
+utils.spawn(function() ran = true end)
+tap.is(capi.double_later(21, 0.01), 42, 'lem_suspend/lem_queue: the call returns what the callback pushed')
+tap.ok(ran, 'other coroutines ran while it was suspended')
+
+-- through pcall
+local ok, v = pcall(capi.double_later, 5, 0)
+tap.ok(ok and v == 10, 'a module call can suspend inside pcall')
+
+-- lem_newthread
+local s = utils.sleeper()
+capi.run(function(a, b) s:wakeup(a + b) end, 1, 2)
+tap.is(s:sleep(5), 3, 'lem_newthread + lem_queue start a coroutine')
+
+-- lem_async_run: worker threads, the loop keeps running
+local n, t = 0, {}
+for i = 1, 8 do
+	utils.spawn(function() t[i] = capi.sum(1000 * i) n = n + 1 if n == 8 then s:wakeup() end end)
+end
+s:sleep(10)
+tap.ok(t[1] == 500500 and t[8] == 8000 * 8001 / 2, 'lem_async_run computes in worker threads')
+
+-- suspending where it cannot: error, nothing armed
+ok, v = pcall(table.sort, { 2, 1 }, function(a, b) capi.double_later(1, 0.01) return a < b end)
+tap.ok(not ok and v:find('yield across'), 'lem_suspend raises where a yield is impossible', v)
+
+tap.cleanup()
+tap.done()

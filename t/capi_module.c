@@ -1,0 +1,123 @@
+/*
+ * t/capi_module.c - a tiny third-party module written against lem.h, used
+ * by t/05-capi.t (and by `make installcheck`) to prove the public C API.
+ *
+ * Copyright (C) 2026 the lem authors.  Part of lem, free software under
+ * the GNU General Public License version 3 or later; see COPYING.
+ */
+#include <stdlib.h>
+#include <lem.h>
+
+struct delay {
+	struct ev_timer w;
+	lua_Number value;
+};
+
+static void
+delay_cb(EV_P_ struct ev_timer *w, int revents)
+{
+	struct delay *d = (struct delay *)w;
+	lua_State *T = w->data;
+
+	(void)EV_A;
+	(void)revents;
+	lua_pushnumber(T, d->value * 2);
+	lem_queue(T, 1);
+	free(d);
+}
+
+/* capi.double_later(x, seconds): suspends, then returns 2 * x */
+static int
+capi_double_later(lua_State *T)
+{
+	lua_Number x = luaL_checknumber(T, 1);
+	lua_Number t = luaL_checknumber(T, 2);
+	struct delay *d;
+	int ret;
+
+	ret = lem_suspend(T);
+	d = malloc(sizeof(*d));
+	if (d == NULL) {
+		lua_pushnil(T);
+		lem_queue(T, 1);
+		return ret;
+	}
+	d->value = x;
+	ev_timer_init(&d->w, delay_cb, t, 0);
+	d->w.data = T;
+	ev_timer_start(LEM, &d->w);
+	return ret;
+}
+
+/* capi.run(f, ...): runs f(...) in a new coroutine made with lem_newthread */
+static int
+capi_run(lua_State *T)
+{
+	lua_State *S;
+	int n = lua_gettop(T);
+
+	luaL_checktype(T, 1, LUA_TFUNCTION);
+	S = lem_newthread();
+	lua_xmove(T, S, n);
+	lem_queue(S, n - 1);
+	return 0;
+}
+
+struct job {
+	struct lem_async a;
+	lua_State *T;
+	long n, sum;
+};
+
+static void
+job_work(struct lem_async *a)
+{
+	struct job *j = (struct job *)a;
+	long i;
+
+	for (i = 1, j->sum = 0; i <= j->n; i++)
+		j->sum += i;
+}
+
+static void
+job_done(struct lem_async *a)
+{
+	struct job *j = (struct job *)a;
+
+	lua_pushnumber(j->T, (lua_Number)j->sum);
+	lem_queue(j->T, 1);
+	free(j);
+}
+
+/* capi.sum(n): 1 + 2 + ... + n, computed in a worker thread */
+static int
+capi_sum(lua_State *T)
+{
+	long n = (long)luaL_checknumber(T, 1);
+	struct job *j;
+	int ret;
+
+	j = malloc(sizeof(*j));
+	if (j == NULL)
+		return luaL_error(T, "out of memory");
+	ret = lem_suspend(T);
+	j->T = T;
+	j->n = n;
+	lem_async_run(&j->a, job_work, job_done);
+	return ret;
+}
+
+static const luaL_Reg capi[] = {
+	{ "double_later", capi_double_later },
+	{ "run",          capi_run },
+	{ "sum",          capi_sum },
+	{ NULL, NULL }
+};
+
+int
+luaopen_capi_module(lua_State *L)
+{
+	lua_newtable(L);
+	luaL_register(L, NULL, capi);
+	return 1;
+}
