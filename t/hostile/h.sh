@@ -43,7 +43,7 @@ lemrun() {
 	err=$(cat "$tmp/err")
 }
 nosan() {      # nosan DESC: the last stderr has no sanitizer report
-	unlike "$err" 'Sanitizer|runtime error|Segmentation' "$1: no sanitizer report"
+	unlike "$err" 'Sanitizer|runtime error|Segmentation|==[0-9]+== ' "$1: no sanitizer report"
 }
 finish() {
 	if [ "$nfail" -gt 0 ]; then
