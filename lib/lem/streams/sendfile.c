@@ -1,0 +1,122 @@
+/*
+ * sendfile.c - lem.SendFile objects: regular files for stream:sendfile().
+ *
+ * Copyright (C) 2026 the lem authors.  This file is part of lem, free
+ * software under the GNU General Public License version 3 or later; see
+ * COPYING.
+ */
+#include "streams.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+/* streams.sendfile(path) */
+int
+streams_sendfile(lua_State *T)
+{
+	const char *path = luaL_checkstring(T, 1);
+	struct sfile *f;
+	struct stat st;
+	int fd, err;
+
+	lua_settop(T, 1);
+	f = lua_newuserdata(T, sizeof(struct sfile));
+	f->fd = -1;             /* closed until it is open */
+	f->users = 0;
+	luaL_getmetatable(T, SENDFILE_MT);
+	lua_setmetatable(T, -2);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return lem_strerror(T, errno);
+	if (fstat(fd, &st) < 0) {
+		err = errno;
+		close(fd);
+		return lem_strerror(T, err);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return lem_error(T, "not a regular file");
+	}
+	f->fd = fd;
+	return 1;
+}
+
+static struct sfile *
+checkfile(lua_State *T)
+{
+	return luaL_checkudata(T, 1, SENDFILE_MT);
+}
+
+/* file:close() */
+static int
+sendfile_close(lua_State *T)
+{
+	struct sfile *f = checkfile(T);
+	int fd = f->fd;
+
+	if (fd < 0)
+		return lem_error(T, "file closed");
+	if (f->users > 0)
+		return lem_busy(T);     /* a stream is sending it */
+	f->fd = -1;
+	if (close(fd) < 0 && errno != EINTR)
+		return lem_strerror(T, errno);
+	lua_pushboolean(T, 1);
+	return 1;
+}
+
+/* file:size(): the size now (it may have changed since it was opened) */
+static int
+sendfile_size(lua_State *T)
+{
+	struct sfile *f = checkfile(T);
+	struct stat st;
+
+	if (f->fd < 0)
+		return lem_error(T, "file closed");
+	if (fstat(f->fd, &st) < 0)
+		return lem_strerror(T, errno);
+	lua_pushnumber(T, (lua_Number)st.st_size);
+	return 1;
+}
+
+static int
+sendfile__gc(lua_State *T)
+{
+	struct sfile *f = lua_touserdata(T, 1);
+
+	if (f->fd > 2)
+		close(f->fd);
+	f->fd = -1;
+	return 0;
+}
+
+static int
+sendfile__tostring(lua_State *T)
+{
+	struct sfile *f = checkfile(T);
+
+	lua_pushfstring(T, "lem.SendFile (%s): %p",
+			f->fd < 0 ? "closed" : "open", (void *)f);
+	return 1;
+}
+
+static const luaL_Reg sendfile_methods[] = {
+	{ "close",      sendfile_close },
+	{ "size",       sendfile_size },
+	{ "__gc",       sendfile__gc },
+	{ "__tostring", sendfile__tostring },
+	{ NULL, NULL }
+};
+
+/* push the metatable lem.SendFile */
+void
+sendfile_open_methods(lua_State *T)
+{
+	luaL_newmetatable(T, SENDFILE_MT);
+	lua_pushvalue(T, -1);
+	lua_setfield(T, -2, "__index");  /* mt.__index = mt */
+	luaL_register(T, NULL, sendfile_methods);
+}

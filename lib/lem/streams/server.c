@@ -1,0 +1,360 @@
+/*
+ * server.c - lem.Server objects: accepting TCP connections one by one or
+ * spawning a coroutine for each.
+ *
+ * Copyright (C) 2026 the lem authors.  This file is part of lem, free
+ * software under the GNU General Public License version 3 or later; see
+ * COPYING.
+ */
+#include "streams.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+/* how long autospawn pauses when the process is out of descriptors */
+#define BACKOFF_SECONDS 0.1
+
+static void server_io_cb(EV_P_ struct ev_io *w, int revents);
+static void server_backoff_cb(EV_P_ struct ev_timer *w, int revents);
+
+struct server *
+server_new(lua_State *T)
+{
+	struct server *srv = lua_newuserdata(T, sizeof(struct server));
+
+	ev_io_init(&srv->w, server_io_cb, -1, EV_READ);
+	srv->w.data = NULL;
+	ev_timer_init(&srv->backoff, server_backoff_cb, BACKOFF_SECONDS, 0);
+	srv->fd = -1;
+	srv->spawning = 0;
+	luaL_getmetatable(T, SERVER_MT);
+	lua_setmetatable(T, -2);
+	return srv;
+}
+
+/*
+ * Accept one connection: the descriptor, or -1 with *err.  Errors that
+ * concern only the connection that failed are retried here.
+ */
+static int
+server_accept_fd(struct server *srv, int *err)
+{
+	for (;;) {
+		int fd = accept4(srv->fd, NULL, NULL,
+				SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd >= 0)
+			return fd;
+		switch (errno) {
+		case EINTR:
+		case ECONNABORTED:
+		case EPROTO:
+		case ENETDOWN:
+		case ENOPROTOOPT:
+		case EHOSTDOWN:
+		case ENONET:
+		case EHOSTUNREACH:
+		case EOPNOTSUPP:
+		case ENETUNREACH:
+			continue;
+		}
+		*err = errno;
+		return -1;
+	}
+}
+
+/* accept(): pushes a stream or nil, message; 0 when nothing is there */
+static int
+server_try_accept(lua_State *T, struct server *srv)
+{
+	int err = 0;
+	int fd = server_accept_fd(srv, &err);
+
+	if (fd >= 0) {
+		struct stream *s = stream_new(T);
+
+		stream_setfd(s, fd, 0);
+		return 1;
+	}
+	if (err == EAGAIN || err == EWOULDBLOCK)
+		return 0;
+	return lem_strerror(T, err);
+}
+
+static int
+out_of_fds(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOBUFS ||
+		err == ENOMEM;
+}
+
+/* autospawn: a coroutine runs handler(stream) for every connection */
+static void
+server_spawn_all(struct server *srv)
+{
+	lua_State *T = srv->w.data;
+
+	for (;;) {
+		int err = 0;
+		int fd = server_accept_fd(srv, &err);
+		lua_State *S;
+		struct stream *s;
+
+		if (fd >= 0) {
+			S = lem_newthread();
+			lua_pushvalue(T, 2);    /* the handler */
+			lua_xmove(T, S, 1);
+			s = stream_new(S);
+			stream_setfd(s, fd, 0);
+			lem_queue(S, 1);
+			continue;
+		}
+		if (err == EAGAIN || err == EWOULDBLOCK)
+			return;
+		if (out_of_fds(err)) {
+			/* the connection stays queued in the kernel; polling
+			 * for it now would spin: pause instead */
+			ev_io_stop(LEM, &srv->w);
+			ev_timer_set(&srv->backoff, BACKOFF_SECONDS, 0);
+			ev_timer_start(LEM, &srv->backoff);
+			return;
+		}
+		ev_io_stop(LEM, &srv->w);
+		srv->w.data = NULL;
+		lem_strerror(T, err);
+		lem_queue(T, 2);
+		return;
+	}
+}
+
+static void
+server_io_cb(EV_P_ struct ev_io *w, int revents)
+{
+	struct server *srv = (struct server *)w;
+	lua_State *T = w->data;
+	int n;
+
+	(void)revents;
+	if (srv->spawning) {
+		server_spawn_all(srv);
+		return;
+	}
+	n = server_try_accept(T, srv);
+	if (n == 0)
+		return;
+	ev_io_stop(EV_A_ w);
+	w->data = NULL;
+	lem_queue(T, n);
+}
+
+static void
+server_backoff_cb(EV_P_ struct ev_timer *w, int revents)
+{
+	struct server *srv = (struct server *)
+		((char *)w - offsetof(struct server, backoff));
+
+	(void)revents;
+	if (srv->w.data != NULL)
+		ev_io_start(EV_A_ &srv->w);
+}
+
+/* resume the waiting coroutine with nil, 'interrupted' */
+static void
+server_cancel(struct server *srv)
+{
+	lua_State *T = srv->w.data;
+
+	ev_io_stop(LEM, &srv->w);
+	ev_timer_stop(LEM, &srv->backoff);
+	srv->w.data = NULL;
+	lem_error(T, "interrupted");
+	lem_queue(T, 2);
+}
+
+/* ------------------------------------------------------------ methods */
+
+static struct server *
+checkserver(lua_State *T)
+{
+	return luaL_checkudata(T, 1, SERVER_MT);
+}
+
+/* server:closed() */
+static int
+server_closed(lua_State *T)
+{
+	struct server *srv = checkserver(T);
+
+	lua_pushboolean(T, srv->fd < 0);
+	return 1;
+}
+
+/* server:busy() */
+static int
+server_busy(lua_State *T)
+{
+	struct server *srv = checkserver(T);
+
+	lua_pushboolean(T, srv->w.data != NULL);
+	return 1;
+}
+
+/* server:close() */
+static int
+server_close(lua_State *T)
+{
+	struct server *srv = checkserver(T);
+	int fd = srv->fd;
+
+	if (fd < 0)
+		return lem_error(T, "already closed");
+	if (srv->w.data != NULL)
+		server_cancel(srv);
+	ev_io_stop(LEM, &srv->w);       /* before close(): see stream_shut */
+	srv->fd = -1;
+	if (close(fd) < 0 && errno != EINTR)
+		return lem_strerror(T, errno);
+	lua_pushboolean(T, 1);
+	return 1;
+}
+
+/* server:interrupt() */
+static int
+server_interrupt(lua_State *T)
+{
+	struct server *srv = checkserver(T);
+
+	if (srv->w.data == NULL)
+		return lem_error(T, "not busy");
+	server_cancel(srv);
+	lua_pushboolean(T, 1);
+	return 1;
+}
+
+/* server:accept() */
+static int
+server_accept(lua_State *T)
+{
+	struct server *srv = checkserver(T);
+	int n, ret;
+
+	lua_settop(T, 1);
+	if (srv->fd < 0)
+		return lem_closed(T);
+	if (srv->w.data != NULL)
+		return lem_busy(T);
+	n = server_try_accept(T, srv);
+	if (n > 0)
+		return n;
+	ret = lem_suspend(T);
+	srv->spawning = 0;
+	srv->w.data = T;
+	ev_io_start(LEM, &srv->w);
+	return ret;
+}
+
+/* server:autospawn(handler) */
+static int
+server_autospawn(lua_State *T)
+{
+	struct server *srv = checkserver(T);
+	int ret;
+
+	luaL_checktype(T, 2, LUA_TFUNCTION);
+	lua_settop(T, 2);
+	if (srv->fd < 0)
+		return lem_closed(T);
+	if (srv->w.data != NULL)
+		return lem_busy(T);
+	if (lua_iscfunction(T, 2)) {
+		/* a coroutine cannot start in a C function on Lua 5.1 */
+		lua_pushvalue(T, lua_upvalueindex(1));
+		lua_pushvalue(T, 2);
+		lua_call(T, 1, 1);
+		lua_replace(T, 2);
+	}
+	ret = lem_suspend(T);
+	srv->spawning = 1;
+	srv->w.data = T;
+	ev_io_start(LEM, &srv->w);
+	return ret;
+}
+
+/* server:address(): the bound address (a string) and port (a number) */
+static int
+server_address(lua_State *T)
+{
+	struct server *srv = checkserver(T);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[NI_MAXHOST], serv[NI_MAXSERV];
+	int rc;
+
+	if (srv->fd < 0)
+		return lem_closed(T);
+	if (getsockname(srv->fd, (struct sockaddr *)&ss, &len) < 0)
+		return lem_strerror(T, errno);
+	rc = getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host),
+			serv, sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV);
+	if (rc != 0)
+		return lem_error(T, gai_strerror(rc));
+	lua_pushstring(T, host);
+	lua_pushnumber(T, atoi(serv));
+	return 2;
+}
+
+static int
+server__gc(lua_State *T)
+{
+	struct server *srv = lua_touserdata(T, 1);
+
+	ev_io_stop(LEM, &srv->w);
+	ev_timer_stop(LEM, &srv->backoff);
+	srv->w.data = NULL;
+	if (srv->fd > 2)
+		close(srv->fd);
+	srv->fd = -1;
+	return 0;
+}
+
+static int
+server__tostring(lua_State *T)
+{
+	struct server *srv = checkserver(T);
+
+	lua_pushfstring(T, "lem.Server (%s): %p", srv->fd < 0 ? "closed" :
+			srv->w.data ? "busy" : "open", (void *)srv);
+	return 1;
+}
+
+static const luaL_Reg server_methods[] = {
+	{ "closed",     server_closed },
+	{ "busy",       server_busy },
+	{ "close",      server_close },
+	{ "interrupt",  server_interrupt },
+	{ "accept",     server_accept },
+	{ "address",    server_address },
+	{ "__gc",       server__gc },
+	{ "__tostring", server__tostring },
+	{ NULL, NULL }
+};
+
+/* push the metatable lem.Server */
+void
+server_open_methods(lua_State *T)
+{
+	luaL_newmetatable(T, SERVER_MT);
+	lua_pushvalue(T, -1);
+	lua_setfield(T, -2, "__index");  /* mt.__index = mt */
+	luaL_register(T, NULL, server_methods);
+	/* autospawn wraps C handlers with this */
+	if (luaL_loadstring(T, "local f = ... return function(s) return f(s) end") != 0)
+		lua_error(T);
+	lua_pushcclosure(T, server_autospawn, 1);
+	lua_setfield(T, -2, "autospawn");
+}

@@ -1,0 +1,129 @@
+-- t/13-streams-sendfile.t - streams.sendfile objects and stream:sendfile
+-- (SPEC "The Stream Library", DECISIONS 19, 21)
+local tap = dofile((arg[0]:match('^(.*)/') or '.') .. '/tap.lua')
+local utils = require 'lem.utils'
+local streams = require 'lem.streams'
+
+tap.plan(33, 60)
+
+local function nfds()
+	local p = io.popen('ls /proc/' .. tap.pid() .. '/fd')
+	local n = select(2, p:read('*a'):gsub('\n', ''))
+	p:close()
+	return n
+end
+streams.popen('true'):close()
+local fds0 = nfds()
+local function sleep(t) utils.sleeper():sleep(t) end
+
+local function pair()
+	local srv = assert(streams.tcp_listen('127.0.0.1', 0))
+	local _, port = srv:address()
+	local a
+	utils.spawn(function() a = assert(streams.tcp_connect('127.0.0.1', port)) end)
+	local b = assert(srv:accept())
+	while not a do utils.yield() end
+	srv:close()
+	return a, b
+end
+
+-- 3 MiB and a bit of varied bytes
+local t = {}
+for i = 0, 255 do t[#t + 1] = string.char(i) end
+local data = string.rep(table.concat(t), 3 * 4096) .. 'tail'
+local path = tap.writefile(tap.tmpname(), data)
+
+local f = streams.sendfile(path)
+tap.is(getmetatable(f), streams.SendFile, 'streams.sendfile returns a lem.SendFile')
+tap.is(streams.SendFile.__index, streams.SendFile, '... whose __index is itself')
+tap.is(f:size(), #data, 'size() is the file size')
+tap.like(tostring(f), '^lem.SendFile %(open%)', '__tostring')
+local r, e = streams.sendfile(path .. '.missing')
+tap.ok(r == nil and e:find('No such file'), 'a missing file: nil, message', e)
+r, e = streams.sendfile('/')
+tap.ok(r == nil and e == 'not a regular file', "a directory: nil, 'not a regular file'", e)
+r, e = streams.sendfile('/dev/null')
+tap.ok(r == nil and e == 'not a regular file', "a device: nil, 'not a regular file'", e)
+
+-- over TCP
+local a, b = pair()
+local got
+utils.spawn(function() got = b:read('*a') end)
+tap.is(a:sendfile(f), true, 'sendfile over TCP returns true')
+a:close()
+while got == nil do utils.yield() end
+tap.ok(got == data, '... the peer got the file byte for byte', #got)
+a, b = pair()
+got = nil
+utils.spawn(function() got = b:read('*a') end)
+tap.is(a:sendfile(f, 1000), true, 'sendfile with an offset')
+a:close()
+while got == nil do utils.yield() end
+tap.ok(got == data:sub(1001), '... sends from the offset to the end', #got)
+a, b = pair()
+tap.is(a:sendfile(f, #data + 10), true, 'an offset past the end sends nothing')
+a:close()
+tap.is(b:read('*a'), '', '... nothing indeed')
+
+-- busy file, file closed
+a, b = pair()
+local sres
+local big = tap.tmpname()
+os.execute('dd if=/dev/zero of=' .. big .. ' bs=1048576 count=32 2>/dev/null')
+local bf = assert(streams.sendfile(big))
+utils.spawn(function() sres = { a:sendfile(bf) } a:close() end)
+utils.yield()
+tap.is(a:busy(), true, 'a big sendfile waits for the peer')
+r, e = bf:close()
+tap.ok(r == nil and e == 'busy', "closing a file being sent: nil, 'busy'")
+-- the file shrinks meanwhile: the transfer ends, no hang, no spin
+os.execute('truncate -s 100000 ' .. big)
+local n = #b:read('*a')
+tap.ok(sres and sres[1] == true or (sres and sres[2] == 'closed'), 'a truncated file ends the transfer', tostring(sres and sres[2]))
+tap.ok(n < 32 * 1048576, '... short of the old size')
+tap.is(bf:close(), true, 'file:close() returns true')
+r, e = bf:close()
+tap.ok(r == nil and e == 'file closed', "close() twice: nil, 'file closed'")
+r, e = bf:size()
+tap.ok(r == nil and e == 'file closed', "size() after close: nil, 'file closed'")
+b:close()
+a, b = pair()
+r, e = a:sendfile(bf)
+tap.ok(r == nil and e == 'file closed', "sendfile of a closed file: nil, 'file closed'")
+a:close()
+r, e = a:sendfile(f)
+tap.ok(r == nil and e == 'closed', "sendfile on a closed stream: nil, 'closed'")
+b:close()
+
+-- to a pipe and to a regular file
+local out = tap.tmpname()
+local p = assert(streams.popen('cat > ' .. out, 'w'))
+tap.is(p:sendfile(f), true, 'sendfile to a pipe')
+p:close()
+for _ = 1, 100 do
+	if #(tap.readfile(out) or '') == #data then break end
+	sleep(0.02)
+end
+tap.ok(tap.readfile(out) == data, '... arrives whole')
+local out2 = tap.tmpname()
+local w = assert(streams.open(out2, 'w'))
+tap.is(w:sendfile(f, 4), true, 'sendfile to a regular file')
+w:close()
+tap.ok(tap.readfile(out2) == data:sub(5), '... arrives whole')
+
+-- arguments
+tap.fails('bad argument', 'a negative offset raises', a.sendfile, a, f, -1)
+tap.fails('bad argument', 'a string offset raises', a.sendfile, a, f, 'x')
+tap.fails('lem.SendFile', 'size() with a stream as self raises', f.size, a)
+tap.fails('lem.SendFile', 'close() with a number as self raises', f.close, 1)
+tap.fails('bad argument', 'streams.sendfile() without a path raises', streams.sendfile)
+
+-- garbage collection
+local fs = {}
+for i = 1, 10 do fs[i] = assert(streams.sendfile(path)) end
+tap.ok(nfds() >= fds0 + 10, '10 files open')
+fs, f = nil, nil
+collectgarbage() collectgarbage()
+tap.is(nfds(), fds0, 'garbage collection closes sendfile objects; nothing leaked')
+tap.cleanup()
+tap.done()
