@@ -24,4 +24,5 @@ for _, c in ipairs(cases) do
 end
 h.is(select(2, s:sleep(0)), 'timeout', 'the sleeper still works')
 h.ok(io.stdout:write(''), 'io.stdout still works')
+extra.release()
 h.done()

@@ -162,7 +162,12 @@ function h.done()
 	local now = h.fds()
 	local extra, missing = {}, {}
 	for fd, target in pairs(now) do
-		if h.baseline[fd] == nil then extra[#extra + 1] = fd .. ' -> ' .. target end
+		-- lem's own lasting descriptors, made on first use: the eventfd
+		-- of the worker pool and libev's signal/wakeup descriptors
+		if h.baseline[fd] == nil and not target:find('^anon_inode:%[event')
+				and not target:find('^anon_inode:%[signal') then
+			extra[#extra + 1] = fd .. ' -> ' .. target
+		end
 	end
 	for fd, target in pairs(h.baseline) do
 		if now[fd] == nil then missing[#missing + 1] = fd .. ' -> ' .. target end

@@ -699,7 +699,7 @@ stream_uncork(lua_State *T)
 static int
 stream__gc(lua_State *T)
 {
-	struct stream *s = lua_touserdata(T, 1);
+	struct stream *s = luaL_checkudata(T, 1, STREAM_MT);
 
 	/* a waiting coroutine keeps its stream alive, except at exit */
 	if (s->op == OP_CONNECT && s->u.req != NULL)
