@@ -156,6 +156,33 @@ function h.waitfor(cond, seconds)
 	return true
 end
 
+-- a peer (t/hostile/peer.py) as a separate process; returns a stream
+-- of its output (read it with :read('*a'))
+function h.peer(...)
+	local streams = require 'lem.streams'
+	local args = { ... }
+	for i, v in ipairs(args) do args[i] = "'" .. tostring(v) .. "'" end
+	return assert(streams.popen('exec python3 ' .. h.dir .. '/peer.py ' ..
+		table.concat(args, ' ')))
+end
+
+-- an echo server on h.port: every connection gets back what it sends
+function h.echo_server(port, handler)
+	local streams = require 'lem.streams'
+	local srv = assert(streams.tcp_listen('127.0.0.1', port or h.port))
+	utils.spawn(function()
+		srv:autospawn(handler or function(c)
+			while true do
+				local d = c:read()
+				if not d then break end
+				if not c:write(d) then break end
+			end
+			c:close()
+		end)
+	end)
+	return srv
+end
+
 h.baseline = h.fds()
 
 function h.done()
@@ -176,7 +203,15 @@ function h.done()
 		'extra: ' .. table.concat(extra, ', ') ..
 		'; missing: ' .. table.concat(missing, ', '))
 	h.is(h.closewait(), 0, 'no CLOSE_WAIT socket on our ports')
+	-- lem reaps its popen children from the loop, on SIGCHLD: give it
+	-- a moment
 	local z = h.zombies()
+	local s = utils.sleeper()
+	for _ = 1, 40 do
+		if #z == 0 then break end
+		s:sleep(0.05)
+		z = h.zombies()
+	end
 	h.ok(#z == 0, 'no zombie children', table.concat(z, ' '))
 	if failures > 0 then
 		io.write('# ', failures, ' of ', count, ' checks failed\n')
