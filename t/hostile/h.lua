@@ -86,6 +86,11 @@ function h.hwm()         -- peak resident set size in kB
 	return tonumber(s:match('VmHWM:%s*(%d+)'))
 end
 
+function h.reset_hwm()  -- start measuring the peak RSS from now
+	local f = io.open('/proc/' .. h.pid() .. '/clear_refs', 'w')
+	if f then f:write('5') f:close() end
+end
+
 function h.zombies()
 	local out = h.run('ps --ppid ' .. h.pid() .. ' -o stat=,pid=')
 	local z = {}
