@@ -158,6 +158,14 @@ def main():
         for s in socks:
             s.close()
         print('slow %d probes %d worst_rtt_ms %.1f' % (len(socks), probes, worst * 1000))
+    elif cmd == 'slowsink':              # read slowly until the end
+        s = conn(port, 4096); n = 0
+        while True:
+            d = s.recv(4096)
+            if not d:
+                break
+            n += len(d); time.sleep(0.001)
+        print('received %d' % n)
     elif cmd == 'churn':                 # N connect/close cycles
         n = int(a[0])
         for i in range(n):
