@@ -13,7 +13,7 @@ collectgarbage()
 local rss0 = h.rss()
 h.reset_hwm()
 local srv = assert(streams.tcp_listen('127.0.0.1', h.port))
-local p = assert(streams.popen('exec python3 -c ' .. [["
+local p = assert(streams.popen('exec ' .. (os.getenv('PYTHON') or 'python3') .. ' -c ' .. [["
 import socket, hashlib
 s = socket.create_connection(('127.0.0.1', ]] .. h.port .. [[))
 h, n = hashlib.sha256(), 0

@@ -167,7 +167,8 @@ function h.peer(...)
 	local streams = require 'lem.streams'
 	local args = { ... }
 	for i, v in ipairs(args) do args[i] = "'" .. tostring(v) .. "'" end
-	return assert(streams.popen('exec python3 ' .. h.dir .. '/peer.py ' ..
+	return assert(streams.popen('exec ' .. (os.getenv('PYTHON') or 'python3') ..
+		' ' .. h.dir .. '/peer.py ' ..
 		table.concat(args, ' ')))
 end
 
