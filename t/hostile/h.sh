@@ -5,7 +5,7 @@
 #
 # . "$HOSTILE_DIR/h.sh"; lemrun 'lua code' [args]  -> $out $err $rc
 # ok COND-STATUS DESC; like TEXT ERE DESC; unlike TEXT ERE DESC; finish
-n=0
+n=0 # check counter
 nfail=0
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lem-hcase.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
