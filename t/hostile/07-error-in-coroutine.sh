@@ -26,6 +26,24 @@ lemrun 'local x = nil; x.y = 1'
 is "$rc" 1 'error in the main chunk: status 1'
 like "$err" "attempt to index local 'x'" '... message'
 
+# an error in an autospawn handler is an uncaught error: status 1
+if "$LEM" -e "require 'lem.streams'" 2>/dev/null; then
+	lemrun '
+local utils = require "lem.utils"
+local streams = require "lem.streams"
+local srv = assert(streams.tcp_listen("127.0.0.1", 0))
+local _, port = srv:address()
+utils.spawn(function() srv:autospawn(function(c) error("handler boom") end) end)
+local c = assert(streams.tcp_connect("127.0.0.1", port))
+c:read()
+print("AFTER")
+'
+	is "$rc" 1 'error in an autospawn handler: status 1'
+	like "$err" '^lem: .*handler boom' '... reported with its message'
+	unlike "$out" 'AFTER' '... nothing runs afterwards'
+	nosan 'autospawn handler error'
+fi
+
 # the sockets a coroutine held are closed by __gc: strace sees close()
 if command -v strace >/dev/null; then
 	printf '%s\n' 'local utils = require "lem.utils"
