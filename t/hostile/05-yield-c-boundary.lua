@@ -64,4 +64,5 @@ h.ok(ok or across(err), '__index metamethod that sleeps: works or raises', err)
 h.is(select(2, s:wakeup()), 'not sleeping', 'the sleeper is idle afterwards')
 h.is(select(2, s:sleep(0.001)), 'timeout', 'a later sleep works')
 for _, f in ipairs(extra.across) do f(h, across) end
+extra.release()
 h.done()

@@ -49,4 +49,5 @@ coroutine.yield()
 order[#order + 1] = 'a'
 h.is(table.concat(order), 'ba', 'bare coroutine.yield() lets others run')
 for _, g in ipairs(extra.wrap) do g(h, notours) end
+extra.release()
 h.done()

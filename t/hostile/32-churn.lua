@@ -19,10 +19,14 @@ collectgarbage()
 local rss0, heap0 = h.rss(), collectgarbage('count')
 local rss1, heap1 = churn()
 local rss2, heap2 = churn()
-h.figure('churn (case 32)', string.format('2 x %d cycles, RSS %d -> %d -> %d kB, '
-	.. 'Lua heap %d -> %d -> %d kB', N, rss0, rss1, rss2, heap0, heap1, heap2))
-h.ok(rss2 - rss1 < 1024, 'RSS grows less than 1 MB over a second round',
-	rss1 .. ' -> ' .. rss2)
-h.ok(heap2 - heap0 < 1024, 'the Lua heap is back within 1 MB', heap0 .. ' -> ' .. heap2)
+local rss3, heap3 = churn()
+h.figure('churn (case 32)', string.format('3 x %d cycles, RSS %d -> %d -> %d -> %d kB, '
+	.. 'Lua heap %d -> %d -> %d -> %d kB', N, rss0, rss1, rss2, rss3, heap0, heap1,
+	heap2, heap3))
+-- bursts of accepted connections raise the peak (malloc keeps it):
+-- after two rounds of warm-up, a third must not grow
+h.ok(rss3 - rss2 < 1024, 'RSS grows less than 1 MB over a third round',
+	rss2 .. ' -> ' .. rss3)
+h.ok(heap3 - heap0 < 1024, 'the Lua heap is back within 1 MB', heap0 .. ' -> ' .. heap3)
 srv:close()
 h.done()

@@ -67,4 +67,31 @@ M.wrongself = {
 	{ 'SendFile.__gc(stream)', streams.SendFile.__gc, s },
 	{ 'Server.autospawn(stream)', streams.Server.autospawn, s },
 }
+
+-- case 5 with a stream: read inside a sort comparator, a gsub callback
+-- and __gc raises; afterwards the stream is idle and a read works.
+-- pcall(s.read, s) works: lem's pcall is yield-safe (DECISIONS 11).
+M.across[1] = function(h, across)
+	local p = assert(streams.popen('sleep 0.3; echo late'))
+	local ok, err = pcall(table.sort, { 3, 2, 1 }, function(a, b) p:read() return a < b end)
+	h.ok(not ok and across(err), 'stream read in a sort comparator', err)
+	ok, err = pcall(string.gsub, 'ab', '.', function() return p:read() end)
+	h.ok(not ok and across(err), 'stream read in a gsub callback', err)
+	h.ok(not p:busy(), '... the stream is not busy afterwards')
+	h.is(select(2, p:interrupt()), 'not busy', '... nothing is armed')
+	local a, b = pcall(p.read, p)
+	h.ok(a == true and b == 'late\n', 'pcall(s.read, s) waits and returns the data', tostring(b))
+	p:close()
+end
+
+-- case 6 with a stream: read inside coroutine.wrap
+M.wrap[1] = function(h, notours)
+	local p = assert(streams.popen('sleep 0.2; echo later'))
+	local co = coroutine.wrap(function() return p:read() end)
+	local ok, err = pcall(co)
+	h.ok(not ok and notours(err), 'stream read in coroutine.wrap: clean error', err)
+	h.ok(not p:busy(), '... the stream is not busy')
+	h.is(p:read(), 'later\n', '... and a later read works')
+	p:close()
+end
 return M
