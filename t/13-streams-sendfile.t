@@ -4,7 +4,7 @@ local tap = dofile((arg[0]:match('^(.*)/') or '.') .. '/tap.lua')
 local utils = require 'lem.utils'
 local streams = require 'lem.streams'
 
-tap.plan(33, 60)
+tap.plan(36, 60)
 
 local function nfds()
 	local p = io.popen('ls /proc/' .. tap.pid() .. '/fd')
@@ -110,6 +110,17 @@ local w = assert(streams.open(out2, 'w'))
 tap.is(w:sendfile(f, 4), true, 'sendfile to a regular file')
 w:close()
 tap.ok(tap.readfile(out2) == data:sub(5), '... arrives whole')
+
+-- a sendfile that would wait where lem cannot suspend raises and leaves
+-- neither the stream nor the file busy
+a, b = pair()
+local bf2 = assert(streams.sendfile(big))
+os.execute('truncate -s 33554432 ' .. big)
+tap.fails('suspend', 'sendfile inside coroutine.wrap raises',
+	coroutine.wrap(function() return a:sendfile(bf2) end))
+tap.is(a:busy(), false, '... the stream is not busy')
+tap.is(bf2:close(), true, '... and the file can be closed')
+a:close() b:close()
 
 -- arguments
 tap.fails('bad argument', 'a negative offset raises', a.sendfile, a, f, -1)

@@ -4,7 +4,7 @@ local tap = dofile((arg[0]:match('^(.*)/') or '.') .. '/tap.lua')
 local utils = require 'lem.utils'
 local streams = require 'lem.streams'
 
-tap.plan(16, 60)
+tap.plan(17, 60)
 
 local function nfds()
 	local p = io.popen('ls /proc/' .. tap.pid() .. '/fd')
@@ -137,6 +137,17 @@ local f = assert(streams.open(file, 'a'))
 f:write('+end')
 f:close()
 tap.is(tap.readfile(file), 'start+end', 'O_APPEND survives: appended')
+-- every descriptor is close-on-exec: a child sees none of them
+do
+	local x, y = pair()
+	local sv = assert(streams.tcp_listen('127.0.0.1', 0))
+	local sf = assert(streams.sendfile(arg[0]))
+	local ls = assert(streams.popen('ls -l /proc/self/fd/')):read('*a')
+	tap.ok(not ls:find('socket:') and not ls:find(arg[0]:match('[^/]*$'), 1, true),
+		'sockets, servers and files are close-on-exec', ls)
+	x:close() y:close() sv:close() sf:close()
+end
+
 -- fds 0-2 are never closed by garbage collection
 local _, err = tap.lemrun([[
 local streams = require 'lem.streams'

@@ -3,7 +3,16 @@ local tap = dofile((arg[0]:match('^(.*)/') or '.') .. '/tap.lua')
 local utils = require 'lem.utils'
 local streams = require 'lem.streams'
 
-tap.plan(9, 60)
+tap.plan(10, 60)
+
+local function nfds()
+	local p = io.popen('ls /proc/' .. tap.pid() .. '/fd')
+	local n = select(2, p:read('*a'):gsub('\n', ''))
+	p:close()
+	return n
+end
+streams.popen('true'):close()
+local fds0 = nfds()
 
 local examples = tap.dir .. '/../examples'
 local function sleep(t) utils.sleeper():sleep(t) end
@@ -66,5 +75,7 @@ c:write('GET /missing HTTP/1.1\r\n\r\n')
 tap.like(c:read('*a'), '^HTTP/1.1 404', '... and says 404 for a missing one')
 stop(p, pid)
 os.execute('rm -rf ' .. dir)
+collectgarbage() collectgarbage()
+tap.is(nfds(), fds0, 'no descriptor leaked')
 tap.cleanup()
 tap.done()

@@ -489,7 +489,8 @@ streams_tcp_listen(lua_State *T)
 		s6.sin6_addr = in6addr_any;
 		s6.sin6_port = htons(atoi(port));
 		fd = listen_on((struct sockaddr *)&s6, sizeof(s6), 1);
-		if (fd < 0) {
+		/* IPv4 alone only where the system has no IPv6 */
+		if (fd < 0 && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL)) {
 			memset(&s4, 0, sizeof(s4));
 			s4.sin_family = AF_INET;
 			s4.sin_addr.s_addr = htonl(INADDR_ANY);

@@ -38,7 +38,6 @@ stream_new(lua_State *T)
 	s->in.start = s->in.end = s->in.cap = 0;
 	s->flags = 0;
 	s->op = OP_NONE;
-	s->want = 0;
 	s->u.req = NULL;
 	luaL_getmetatable(T, STREAM_MT);
 	lua_setmetatable(T, -2);
@@ -131,8 +130,7 @@ stream_op_done(struct stream *s)
 	if (s->op == OP_SENDFILE && s->u.sf.file != NULL)
 		s->u.sf.file->users--;
 	s->op = OP_NONE;
-	s->want = 0;
-	s->u.req = NULL;
+	memset(&s->u, 0, sizeof(s->u));
 }
 
 /*
@@ -224,7 +222,7 @@ stash(lua_State *T, struct stream *s, const char *p, size_t len)
 static int
 op_read_n(lua_State *T, struct stream *s)
 {
-	size_t n = s->want;
+	size_t n = s->u.want;
 
 	for (;;) {
 		size_t have = lem_buf_len(&s->in), avail;
@@ -267,24 +265,24 @@ op_read_n(lua_State *T, struct stream *s)
 	}
 }
 
-/* read('*l'): up to and including '\n'; s->want is how far we looked */
+/* read('*l'): up to and including '\n'; s->u.want is how far we looked */
 static int
 op_read_line(lua_State *T, struct stream *s)
 {
 	for (;;) {
-		size_t len = lem_buf_line(&s->in, &s->want), avail;
+		size_t len = lem_buf_line(&s->in, &s->u.want), avail;
 		ssize_t r;
 		int err = 0;
 		char *dst;
 
 		if (len > STREAM_LINE_MAX ||
 				(len == 0 && lem_buf_len(&s->in) >= STREAM_LINE_MAX)) {
-			s->want = 0;
+			s->u.want = 0;
 			return lem_error(T, "line too long");
 		}
 		if (len > 0) {
 			push_consume(T, &s->in, len);
-			s->want = 0;
+			s->u.want = 0;
 			return 1;
 		}
 		if (!(s->flags & SF_OPEN))
@@ -500,10 +498,15 @@ stream_start(lua_State *T, struct stream *s, int op, int events)
 	s->op = op;
 	n = op_run(T, s);
 	if (n > 0) {
-		stream_op_done(s);
+		s->op = OP_NONE;
+		memset(&s->u, 0, sizeof(s->u));
 		return n;
 	}
 	ret = lem_suspend(T);
+	/* only now, when nothing can raise any more: a file being sent
+	 * cannot be closed under the stream */
+	if (op == OP_SENDFILE)
+		s->u.sf.file->users++;
 	s->w.data = T;
 	/* ev_io_set() makes libev tell the kernel again (epoll_ctl): only
 	 * when the events change */
@@ -633,7 +636,7 @@ stream_read(lua_State *T)
 		return lem_busy(T);
 	if (!(s->flags & SF_OPEN) && lem_buf_len(&s->in) == 0)
 		return lem_closed(T);
-	s->want = n;
+	s->u.want = n;
 	return stream_start(T, s, op, EV_READ);
 }
 
@@ -678,7 +681,6 @@ stream_sendfile(lua_State *T)
 	s->u.sf.file = f;
 	s->u.sf.off = (off_t)off;
 	s->u.sf.end = st.st_size;
-	f->users++;
 	return stream_start(T, s, OP_SENDFILE, EV_WRITE);
 }
 

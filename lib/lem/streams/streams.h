@@ -58,8 +58,8 @@ struct stream {
 	struct lem_buf in;      /* received, not yet read */
 	unsigned char flags;
 	unsigned char op;
-	size_t want;            /* OP_READ_N: bytes; OP_READ_LINE: scanned */
 	union {
+		size_t want;    /* OP_READ_N: bytes; OP_READ_LINE: scanned */
 		struct {        /* OP_WRITE */
 			const char *data;
 			size_t len;
