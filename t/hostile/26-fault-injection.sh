@@ -57,5 +57,28 @@ res=$(peer echo-rounds "$port" 5)
 is "$res" 'answered 5 of 5' 'the server serves normally afterwards'
 kill -0 $srv 2>/dev/null; ok $? 'the server survived'
 kill $srv; wait $srv 2>/dev/null
+
+# EAGAIN on sendfile: a file server sending 4 MB per connection
+head -c $((4 * 1024 * 1024)) /dev/urandom > "$tmp/file"
+cat > "$tmp/fsrv.lua" <<LUA
+local streams = require 'lem.streams'
+local srv = assert(streams.tcp_listen('127.0.0.1', $port + 1))
+print('ready') io.stdout:flush()
+srv:autospawn(function(c)
+	local f = assert(streams.sendfile('$tmp/file'))
+	assert(c:sendfile(f))
+	f:close()
+	c:close()
+end)
+LUA
+"$LEM" "$tmp/fsrv.lua" > "$tmp/fsrv.out" 2>> "$tmp/srv.err" &
+fsrv=$!
+for _ in $(seq 50); do grep -q ready "$tmp/fsrv.out" 2>/dev/null && break; sleep 0.1; done
+ASAN_OPTIONS=detect_leaks=0 strace -qq -o "$tmp/st" -p $fsrv -e trace=sendfile -e inject=sendfile:error=EAGAIN:when=1..3 &
+st=$!; sleep 0.5
+res=$(peer slowsink $((port + 1)))
+kill $st 2>/dev/null; wait $st 2>/dev/null
+is "$res" "received $((4 * 1024 * 1024))" "EAGAIN on sendfile ($(grep -c INJECTED "$tmp/st") injected): every byte sent"
+kill $fsrv; wait $fsrv 2>/dev/null
 unlike "$(cat "$tmp/srv.err")" 'Sanitizer|runtime error|Segmentation|==[0-9]+== ' 'server stderr clean'
 finish
