@@ -101,6 +101,9 @@ hand_out(struct sink *s, struct lem_buf *b, size_t len)
 
 	if (p == NULL || got != len)
 		abort();
+	/* stream.c hands bytes out through lem_buf_data, also 0 of them */
+	if (lem_buf_data(b) == NULL || (len > 0 && memcmp(lem_buf_data(b), p, len)))
+		abort();
 	sink_add(s, p, len);
 	lem_buf_consume(b, len);
 }
