@@ -134,16 +134,29 @@ unpack() {
 		say "$1 does not hold a single top directory"
 		exit 1
 	fi
-	rm -rf "$top/$2.new"
-	mv "$3" "$top/$2.new"
-	rm -rf "$top/$2"
-	mv "$top/$2.new" "$top/$2"
+	if [ -d "$top/$2" ]; then
+		# keep what a configured build tree put there (lua/src/.deps)
+		cp -pR "$3/." "$top/$2/"
+	else
+		mv "$3" "$top/$2"
+	fi
+}
+
+# the file that tells whether lua/ or libev/ holds the sources
+key_file() {
+	case $1 in
+	lua) echo "$top/lua/src/lapi.c" ;;
+	libev) echo "$top/libev/ev.c" ;;
+	esac
 }
 
 for w in $what; do
-	if [ -e "$top/$w" ] && [ "$force" = no ]; then
-		say "$w/ exists already (use -f to replace it)"
-		continue
+	if [ -e "$(key_file "$w")" ]; then
+		if [ "$force" = no ]; then
+			say "$w/ holds the sources already (use -f to replace them)"
+			continue
+		fi
+		rm -rf "${top:?}/$w"
 	fi
 	case $w in
 	lua)

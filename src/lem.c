@@ -13,12 +13,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <lualib.h>
+
+#if defined(__GLIBC__) && !defined(LUA_JITLIBNAME)
+#include <malloc.h>
+#include <sys/mman.h>
+#endif
 
 #include "lem.h"
 
@@ -37,14 +43,14 @@ static const char TRAMPOLINE[] = "return (...)(select(2, ...))";
 #endif
 
 /*
- * The thread table: every coroutine lem may resume is a key there, which
- * keeps it from being collected while it is queued or waits for an
- * event.  The links table maps the inner coroutine of a suspended pcall
- * (Lua 5.1 only, see below) to the coroutine waiting in that pcall.
- * Both live in the registry, not in fixed slots of L's stack: a garbage
- * collection step triggered by an allocation on L runs __gc metamethods
- * on L itself, in a new frame where slot 1 is not ours, and such a
- * metamethod may call pcall or spawn.
+ * The thread table: every coroutine lem may resume is a value there,
+ * which keeps it from being collected while it is queued or waits for an
+ * event (see "anchors" below).  The links table maps the inner coroutine
+ * of a suspended pcall (Lua 5.1 only, see below) to the coroutine waiting
+ * in that pcall.  Both live in the registry, not in fixed slots of L's
+ * stack: a garbage collection step triggered by an allocation on L runs
+ * __gc metamethods on L itself, in a new frame where slot 1 is not ours,
+ * and such a metamethod may call pcall or spawn.
  */
 static int threads_ref = LUA_NOREF;
 static int links_ref = LUA_NOREF;
@@ -55,7 +61,7 @@ static int exit_status = EXIT_SUCCESS;
 static int exiting;
 static lua_State *running;      /* the coroutine lem has resumed, if any */
 static int suspended;           /* did running yield through lem_suspend? */
-static int nlinks;              /* entries in LINKS */
+static int nlinks;              /* entries in the links table */
 static int traceback_ref = LUA_NOREF;
 static int trampoline_ref = LUA_NOREF;  /* TRAMPOLINE, loaded */
 
@@ -77,11 +83,201 @@ static struct ev_idle idle;
 static lua_State *pool[POOL_MAX];
 static int npool;
 
+/*
+ * Coroutines that lem lets go are garbage that no allocation accounts
+ * for: after 100,000 sleepers have finished, the collector may not run
+ * again before lua_close() frees them all at exit.  Once a quarter of
+ * the anchored coroutines (and at least GC_IDLE_MIN) have been let go,
+ * an idle watcher of the lowest priority does GC_IDLE_KB steps of
+ * collection whenever the loop has nothing else to do, until two cycles
+ * have completed (a cycle already under way may have marked them before
+ * they were let go).  A busy loop never runs it.
+ */
+#define GC_IDLE_MIN 1024
+#define GC_IDLE_KB  32
+static struct ev_idle gc_idle;
+static unsigned int nthreads;   /* coroutines anchored in the thread table */
+static unsigned int nforgotten; /* let go since the last idle collection */
+static int gc_cycles;           /* cycles completed by this idle collection */
+
 static void
 oom(void)
 {
 	fputs("lem: not enough memory\n", stderr);
 	exit(EXIT_FAILURE);
+}
+
+/* ------------------------------------------------------ Lua's memory */
+
+#if defined(__GLIBC__) && !defined(LUA_JITLIBNAME) && defined(MADV_HUGEPAGE)
+/*
+ * Plain Lua allocates each coroutine, table and string with malloc, so
+ * tens of thousands of coroutines mean as many first-touch page faults,
+ * which cost microseconds each in a virtual machine.  Once the heap has
+ * grown past HEAP_SMALL, lem asks for transparent huge pages on it (where
+ * the kernel allows them at all) and lets malloc grow it in big steps, so
+ * that whole 2 MiB blocks can be faulted in at once.  Small programs keep
+ * their small heaps.  LuaJIT has an allocator of its own.
+ */
+#define HEAP_SMALL ((size_t)32 << 20)
+#define HEAP_STEP  ((size_t)16 << 20)
+static char *heap_mark;          /* the break beyond which the heap is advised */
+
+static void
+heap_init(void)
+{
+	heap_mark = (char *)sbrk(0);
+	if (heap_mark == (char *)-1)
+		heap_mark = NULL;
+	else
+		heap_mark += HEAP_SMALL;
+}
+
+static void *
+lem_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+	(void)ud;
+	if (nsize == 0) {
+		free(ptr);
+		return NULL;
+	}
+	ptr = realloc(ptr, nsize);
+	if (nsize > osize && heap_mark != NULL) {
+		char *brk = sbrk(0);
+
+		if (brk > heap_mark) {
+			static int stepping;
+
+			if (!stepping) {
+				stepping = 1;
+				mallopt(M_TOP_PAD, HEAP_STEP);
+			}
+			madvise(heap_mark, brk - heap_mark, MADV_HUGEPAGE);
+			heap_mark = brk;
+		}
+	}
+	return ptr;
+}
+
+static lua_State *
+new_state(void)
+{
+	heap_init();
+	return lua_newstate(lem_alloc, NULL);
+}
+#else
+#define new_state() luaL_newstate()
+#endif
+
+/* ------------------------------------------------------------ anchors */
+
+/*
+ * The thread table is an array: threads[slot] = coroutine, with the free slots on
+ * a stack, and a small open-addressing hash in C maps a coroutine to its
+ * slot.  Keyed by the coroutine, a Lua table would rehash (reinserting
+ * every entry) each time it doubles, and the collector would visit the
+ * coroutines in hash order; the array grows by plain copies and keeps
+ * them in the order they were made.
+ */
+struct anchor {
+	lua_State *T;
+	unsigned int slot;              /* 0: an empty entry */
+};
+static struct anchor *amap;
+static unsigned int amap_bits, amap_len;
+static unsigned int *free_slots;
+static unsigned int nfree, free_cap;
+static unsigned int top_slot;           /* slots 1..top_slot have been used */
+static unsigned int threads_cap;        /* the thread table has room for this many */
+
+static unsigned int
+amap_index(lua_State *T)
+{
+	uint32_t h = (uint32_t)((uintptr_t)T >> 4) * 2654435761u;
+
+	return amap_bits ? h >> (32 - amap_bits) : 0;
+}
+
+static void amap_put(lua_State *T, unsigned int slot);
+
+static void
+amap_grow(void)
+{
+	struct anchor *old = amap;
+	unsigned int n = amap_bits ? 1u << amap_bits : 0, i;
+
+	amap_bits = amap_bits ? amap_bits + 1 : 8;
+	amap = calloc((size_t)1 << amap_bits, sizeof(struct anchor));
+	if (amap == NULL)
+		oom();
+	amap_len = 0;
+	for (i = 0; i < n; i++)
+		if (old[i].slot != 0)
+			amap_put(old[i].T, old[i].slot);
+	free(old);
+}
+
+static void
+amap_put(lua_State *T, unsigned int slot)
+{
+	unsigned int mask, i;
+
+	if (4 * (amap_len + 1) > 3 * (amap_bits ? 1u << amap_bits : 0))
+		amap_grow();                    /* at most 3/4 full */
+	mask = (1u << amap_bits) - 1;
+	for (i = amap_index(T); amap[i].slot != 0; i = (i + 1) & mask)
+		;
+	amap[i].T = T;
+	amap[i].slot = slot;
+	amap_len++;
+}
+
+/* the slot of T, 0 if lem does not hold T; take also removes it */
+static unsigned int
+amap_get(lua_State *T, int take)
+{
+	unsigned int mask, i, j, k, slot;
+
+	if (amap_len == 0)
+		return 0;
+	mask = (1u << amap_bits) - 1;
+	for (i = amap_index(T); amap[i].T != T || amap[i].slot == 0; i = (i + 1) & mask)
+		if (amap[i].slot == 0)
+			return 0;
+	slot = amap[i].slot;
+	if (!take)
+		return slot;
+	/* linear probing: move later entries of the run back into the hole */
+	amap[i].slot = 0;
+	for (j = (i + 1) & mask; amap[j].slot != 0; j = (j + 1) & mask) {
+		k = amap_index(amap[j].T);
+		if (((j - k) & mask) >= ((j - i) & mask)) {
+			amap[i] = amap[j];
+			amap[j].slot = 0;
+			i = j;
+		}
+	}
+	amap_len--;
+	return slot;
+}
+
+/* make room for slot in the thread table */
+static void
+threads_grow(unsigned int slot)
+{
+	unsigned int ncap = threads_cap ? 2 * threads_cap : 64, i;
+
+	while (ncap < slot)
+		ncap *= 2;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, threads_ref);
+	lua_createtable(L, (int)ncap, 0);
+	for (i = 1; i <= top_slot; i++) {
+		lua_rawgeti(L, -2, (int)i);
+		lua_rawseti(L, -2, (int)i);
+	}
+	lua_rawseti(L, LUA_REGISTRYINDEX, threads_ref);
+	lua_pop(L, 1);
+	threads_cap = ncap;
 }
 
 /* ---------------------------------------------------------------- API */
@@ -90,28 +286,52 @@ lua_State *
 lem_newthread(void)
 {
 	lua_State *T;
+	unsigned int slot;
 
 	if (npool > 0)
 		return pool[--npool];
 	T = lua_newthread(L);
+	slot = nfree > 0 ? free_slots[--nfree] : top_slot + 1;
+	if (slot > threads_cap)
+		threads_grow(slot);
+	if (slot > top_slot)
+		top_slot = slot;
 	lua_rawgeti(L, LUA_REGISTRYINDEX, threads_ref);
 	lua_insert(L, -2);
-	lua_pushboolean(L, 1);
-	lua_rawset(L, -3);               /* threads[T] = true */
+	lua_rawseti(L, -2, (int)slot);          /* threads[slot] = T */
 	lua_pop(L, 1);
+	amap_put(T, slot);
+	nthreads++;
 	return T;
 }
 
 void
 lem_forgetthread(lua_State *T)
 {
-	lua_pushthread(T);
-	lua_xmove(T, L, 1);
+	unsigned int slot = amap_get(T, 1);
+
+	if (slot == 0)
+		return;
+	if (nfree == free_cap) {
+		unsigned int ncap = free_cap ? 2 * free_cap : 64;
+		unsigned int *nf = realloc(free_slots, ncap * sizeof(unsigned int));
+
+		if (nf == NULL)
+			oom();
+		free_slots = nf;
+		free_cap = ncap;
+	}
+	free_slots[nfree++] = slot;
 	lua_rawgeti(L, LUA_REGISTRYINDEX, threads_ref);
-	lua_insert(L, -2);
 	lua_pushnil(L);
-	lua_rawset(L, -3);               /* threads[T] = nil */
+	lua_rawseti(L, -2, (int)slot);          /* threads[slot] = nil */
 	lua_pop(L, 1);
+	nthreads--;
+	if (++nforgotten >= GC_IDLE_MIN && nforgotten >= nthreads / 4 &&
+			!ev_is_active(&gc_idle)) {
+		ev_idle_start(LEM, &gc_idle);
+		ev_unref(LEM);           /* no reason to keep running */
+	}
 }
 
 /* A coroutine has finished normally: recycle it. */
@@ -131,18 +351,20 @@ lem_queue(lua_State *T, int nargs)
 	struct job *j;
 
 	if (qlen == qcap) {
+		/*
+		 * realloc moves a big ring by remapping its pages, without
+		 * copying or touching fresh ones; then the part that had
+		 * wrapped around to the front goes after the old end.
+		 */
 		unsigned int ncap = qcap ? 2 * qcap : 64;
-		struct job *nq = malloc(ncap * sizeof(struct job));
-		unsigned int i;
+		struct job *nq = realloc(queue, ncap * sizeof(struct job));
 
 		if (nq == NULL)
 			oom();
-		for (i = 0; i < qlen; i++)
-			nq[i] = queue[(qhead + i) & (qcap - 1)];
-		free(queue);
+		if (qhead > 0)
+			memcpy(nq + qcap, nq, qhead * sizeof(struct job));
 		queue = nq;
 		qcap = ncap;
-		qhead = 0;
 	}
 	j = &queue[(qhead + qlen) & (qcap - 1)];
 	j->T = T;
@@ -257,7 +479,7 @@ report_error(lua_State *T)
  * xpcall there: the protected function runs in an inner coroutine S.
  * When S finishes without waiting, its results are returned at once.
  * When S suspends through lem_suspend(), the caller T suspends too and
- * LINKS[S] = T; when S later finishes, the scheduler resumes T with the
+ * links[S] = T; when S later finishes, the scheduler resumes T with the
  * results.  An xpcall handler waits on T's stack (slot 1), and runs on
  * S, where the stack of the error is still intact for debug.traceback.
  */
@@ -460,18 +682,11 @@ guarded_resume(lua_State *T)
 	lua_State *co = lua_tothread(T, 1);
 
 	if (co != NULL) {
-		lua_rawgeti(L, LUA_REGISTRYINDEX, threads_ref);
-		lua_pushvalue(T, 1);
-		lua_xmove(T, L, 1);
-		lua_rawget(L, -2);
-		lua_remove(L, -2);
-		if (lua_toboolean(L, -1) || co == T) {
-			lua_pop(L, 1);
+		if (amap_get(co, 0) != 0 || co == T) {
 			lua_pushboolean(T, 0);
 			lua_pushliteral(T, "cannot resume a coroutine run by lem");
 			return 2;
 		}
-		lua_pop(L, 1);
 	}
 	lua_pushvalue(T, lua_upvalueindex(1));
 	lua_insert(T, 1);
@@ -552,6 +767,36 @@ idle_cb(EV_P_ struct ev_idle *w, int revents)
 	(void)EV_A;
 	(void)w;
 	(void)revents;
+}
+
+/* a step of collection; a __gc that fails is ignored, as in lua_close */
+static int
+gc_step(lua_State *S)
+{
+	lua_pushboolean(S, lua_gc(S, LUA_GCSTEP, GC_IDLE_KB));
+	return 1;
+}
+
+static void
+gc_idle_cb(EV_P_ struct ev_idle *w, int revents)
+{
+	int done = 2;
+
+	(void)revents;
+	if (!exiting) {
+		lua_pushcfunction(L, gc_step);
+		if (lua_pcall(L, 0, 1, 0) != 0)
+			done = 2;
+		else
+			done = lua_toboolean(L, -1) ? ++gc_cycles : 0;
+		lua_pop(L, 1);
+	}
+	if (done >= 2) {
+		nforgotten = 0;
+		gc_cycles = 0;
+		ev_ref(EV_A);
+		ev_idle_stop(EV_A_ w);
+	}
 }
 
 /* ------------------------------------------------------- main program */
@@ -734,7 +979,7 @@ main(int argc, char **argv)
 		fputs("lem: cannot initialise libev\n", stderr);
 		return EXIT_FAILURE;
 	}
-	L = luaL_newstate();
+	L = new_state();
 	if (L == NULL)
 		oom();
 	lua_atpanic(L, panic);
@@ -788,6 +1033,8 @@ main(int argc, char **argv)
 	ev_prepare_start(LEM, &prepare);
 	ev_unref(LEM);                   /* the prepare watcher alone is no reason to run */
 	ev_idle_init(&idle, idle_cb);
+	ev_idle_init(&gc_idle, gc_idle_cb);
+	ev_set_priority(&gc_idle, EV_MINPRI);
 
 	/* the main coroutine: driver(fail, init, acts, script, args...) */
 	T = lem_newthread();
@@ -841,6 +1088,8 @@ main(int argc, char **argv)
 	lua_close(L);                    /* every __gc runs while the loop exists */
 	ev_loop_destroy(LEM);
 	free(queue);
+	free(amap);
+	free(free_slots);
 	for (i = 0; i < 3; i++)
 		if (fdflags[i] >= 0)
 			fcntl(i, F_SETFL, fdflags[i]);

@@ -111,6 +111,7 @@ function tap.done()
 		out('# planned ', planned, ' tests but ran ', count, '\n')
 	end
 	tap.finished = true
+	tap.cleanup()
 	if watchdog then watchdog:wakeup(true) end
 	if failed > 0 or count ~= planned then
 		utils.exit(1)
@@ -195,6 +196,33 @@ function tap.clock()
 	local t = f:read('*n')
 	f:close()
 	return t
+end
+
+-- Run by prove without LUA_PATH/LUA_CPATH (and without LEM): the lem
+-- processes a test starts, by any means, must find the same modules, so
+-- tap.lem becomes a wrapper named lem that sets the paths.
+if subenv ~= '' and not os.getenv('LEM') then
+	local function abs(path)
+		local p = io.popen('cd ' .. tap.quote(path) .. ' && pwd')
+		local r = p:read('*l')
+		p:close()
+		return r or path
+	end
+	local p = io.popen('readlink /proc/' .. tap.pid() .. '/exe')
+	local exe = p:read('*l')
+	p:close()
+	local t = abs(here)
+	local dir = tap.tmpname('.bin')
+	os.execute('mkdir -p ' .. tap.quote(dir))
+	tap.writefile(dir .. '/lem', table.concat {
+		'#!/bin/sh\n',
+		": \"${LUA_PATH=", t, "/?.lua;", t, "/../lib/?.lua;;}\"; export LUA_PATH\n",
+		": \"${LUA_CPATH=", t, "/../lib/?.so;;}\"; export LUA_CPATH\n",
+		'exec ', tap.quote(exe or tap.lem), ' "$@"\n' })
+	os.execute('chmod +x ' .. tap.quote(dir .. '/lem'))
+	tmpfiles[#tmpfiles + 1] = dir .. '/lem'
+	tmpfiles[#tmpfiles + 1] = dir
+	tap.lem = dir .. '/lem'
 end
 
 return tap

@@ -24,6 +24,23 @@ struct sleeper {
 	struct ev_timer w;
 };
 
+/*
+ * The sleeper functions carry the metatable as upvalue 1: comparing it
+ * is much cheaper than luaL_checkudata's lookup of the name in the
+ * registry, and says the same thing when the argument is wrong.
+ */
+static struct sleeper *
+check_sleeper(lua_State *T)
+{
+	void *s = lua_touserdata(T, 1);
+
+	if (s == NULL || !lua_getmetatable(T, 1) ||
+			!lua_rawequal(T, -1, lua_upvalueindex(1)))
+		luaL_typerror(T, 1, SLEEPER_MT);
+	lua_pop(T, 1);
+	return s;
+}
+
 /* utils.spawn(func, ...) */
 static int
 utils_spawn(lua_State *T)
@@ -100,7 +117,7 @@ utils_sleeper(lua_State *T)
 
 	ev_timer_init(&s->w, NULL, 0, 0);
 	s->w.data = NULL;
-	luaL_getmetatable(T, SLEEPER_MT);
+	lua_pushvalue(T, lua_upvalueindex(1));
 	lua_setmetatable(T, -2);
 	return 1;
 }
@@ -122,7 +139,7 @@ sleeper_timeout_cb(EV_P_ struct ev_timer *w, int revents)
 static int
 sleeper_sleep(lua_State *T)
 {
-	struct sleeper *s = luaL_checkudata(T, 1, SLEEPER_MT);
+	struct sleeper *s = check_sleeper(T);
 	int timed = !lua_isnoneornil(T, 2);
 	lua_Number t = 0;
 	int ret;
@@ -160,7 +177,7 @@ sleeper_sleep(lua_State *T)
 static int
 sleeper_wakeup(lua_State *W)
 {
-	struct sleeper *s = luaL_checkudata(W, 1, SLEEPER_MT);
+	struct sleeper *s = check_sleeper(W);
 	lua_State *T = s->w.data;
 	int n = lua_gettop(W) - 1;
 
@@ -189,7 +206,7 @@ sleeper_gc(lua_State *T)
 static int
 sleeper_tostring(lua_State *T)
 {
-	struct sleeper *s = luaL_checkudata(T, 1, SLEEPER_MT);
+	struct sleeper *s = check_sleeper(T);
 
 	lua_pushfstring(T, "lem.Sleeper (%s): %p",
 			s->w.data ? "sleeping" : "idle", (void *)s);
@@ -208,9 +225,19 @@ static const luaL_Reg utils_functions[] = {
 	{ "spawn",   utils_spawn },
 	{ "yield",   utils_yield },
 	{ "exit",    utils_exit },
-	{ "sleeper", utils_sleeper },
 	{ NULL, NULL }
 };
+
+/* register the functions of l as closures over the value on top */
+static void
+register_with_mt(lua_State *T, int t, const luaL_Reg *l)
+{
+	for (; l->name != NULL; l++) {
+		lua_pushvalue(T, -1);
+		lua_pushcclosure(T, l->func, 1);
+		lua_setfield(T, t, l->name);
+	}
+}
 
 int
 luaopen_lem_utils(lua_State *T)
@@ -218,10 +245,13 @@ luaopen_lem_utils(lua_State *T)
 	luaL_newmetatable(T, SLEEPER_MT);
 	lua_pushvalue(T, -1);
 	lua_setfield(T, -2, "__index");  /* mt.__index = mt */
-	luaL_register(T, NULL, sleeper_methods);
+	register_with_mt(T, -2, sleeper_methods);
 
 	lua_newtable(T);
 	luaL_register(T, NULL, utils_functions);
+	lua_pushvalue(T, -2);
+	lua_pushcclosure(T, utils_sleeper, 1);
+	lua_setfield(T, -2, "sleeper");
 	if (luaL_loadbuffer(T, TRAMPOLINE, sizeof(TRAMPOLINE) - 1, "=(spawn)") != 0)
 		return lua_error(T);
 	lua_pushcclosure(T, utils_spawn, 1);
