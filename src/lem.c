@@ -43,15 +43,17 @@ static const char TRAMPOLINE[] = "return (...)(select(2, ...))";
 #endif
 
 /*
- * The main state L is never running Lua code while the loop runs, so its
- * stack is ours.  Slot 1 holds the thread table: every coroutine lem may
- * resume is a value there, which keeps it from being collected while it
- * is queued or waits for an event (see "anchors" below).  Slot 2 maps the inner coroutine of a
- * suspended pcall (Lua 5.1 only, see below) to the coroutine waiting in
- * that pcall.
+ * The thread table: every coroutine lem may resume is a value there,
+ * which keeps it from being collected while it is queued or waits for an
+ * event (see "anchors" below).  The links table maps the inner coroutine
+ * of a suspended pcall (Lua 5.1 only, see below) to the coroutine waiting
+ * in that pcall.  Both live in the registry, not in fixed slots of L's
+ * stack: a garbage collection step triggered by an allocation on L runs
+ * __gc metamethods on L itself, in a new frame where slot 1 is not ours,
+ * and such a metamethod may call pcall or spawn.
  */
-#define THREADS 1
-#define LINKS   2
+static int threads_ref = LUA_NOREF;
+static int links_ref = LUA_NOREF;
 
 struct ev_loop *lem_loop;
 static lua_State *L;
@@ -59,7 +61,7 @@ static int exit_status = EXIT_SUCCESS;
 static int exiting;
 static lua_State *running;      /* the coroutine lem has resumed, if any */
 static int suspended;           /* did running yield through lem_suspend? */
-static int nlinks;              /* entries in LINKS */
+static int nlinks;              /* entries in the links table */
 static int traceback_ref = LUA_NOREF;
 static int trampoline_ref = LUA_NOREF;  /* TRAMPOLINE, loaded */
 
@@ -94,7 +96,7 @@ static int npool;
 #define GC_IDLE_MIN 1024
 #define GC_IDLE_KB  32
 static struct ev_idle gc_idle;
-static unsigned int nthreads;   /* coroutines anchored in THREADS */
+static unsigned int nthreads;   /* coroutines anchored in the thread table */
 static unsigned int nforgotten; /* let go since the last idle collection */
 static int gc_cycles;           /* cycles completed by this idle collection */
 
@@ -170,7 +172,7 @@ new_state(void)
 /* ------------------------------------------------------------ anchors */
 
 /*
- * THREADS is an array: threads[slot] = coroutine, with the free slots on
+ * The thread table is an array: threads[slot] = coroutine, with the free slots on
  * a stack, and a small open-addressing hash in C maps a coroutine to its
  * slot.  Keyed by the coroutine, a Lua table would rehash (reinserting
  * every entry) each time it doubles, and the collector would visit the
@@ -186,7 +188,7 @@ static unsigned int amap_bits, amap_len;
 static unsigned int *free_slots;
 static unsigned int nfree, free_cap;
 static unsigned int top_slot;           /* slots 1..top_slot have been used */
-static unsigned int threads_cap;        /* THREADS has room for this many */
+static unsigned int threads_cap;        /* the thread table has room for this many */
 
 static unsigned int
 amap_index(lua_State *T)
@@ -259,7 +261,7 @@ amap_get(lua_State *T, int take)
 	return slot;
 }
 
-/* make room for slot in THREADS, which must stay below the top of L */
+/* make room for slot in the thread table */
 static void
 threads_grow(unsigned int slot)
 {
@@ -267,12 +269,14 @@ threads_grow(unsigned int slot)
 
 	while (ncap < slot)
 		ncap *= 2;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, threads_ref);
 	lua_createtable(L, (int)ncap, 0);
 	for (i = 1; i <= top_slot; i++) {
-		lua_rawgeti(L, THREADS, (int)i);
+		lua_rawgeti(L, -2, (int)i);
 		lua_rawseti(L, -2, (int)i);
 	}
-	lua_replace(L, THREADS);
+	lua_rawseti(L, LUA_REGISTRYINDEX, threads_ref);
+	lua_pop(L, 1);
 	threads_cap = ncap;
 }
 
@@ -292,7 +296,10 @@ lem_newthread(void)
 		threads_grow(slot);
 	if (slot > top_slot)
 		top_slot = slot;
-	lua_rawseti(L, THREADS, (int)slot);     /* threads[slot] = T */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, threads_ref);
+	lua_insert(L, -2);
+	lua_rawseti(L, -2, (int)slot);          /* threads[slot] = T */
+	lua_pop(L, 1);
 	amap_put(T, slot);
 	nthreads++;
 	return T;
@@ -315,8 +322,10 @@ lem_forgetthread(lua_State *T)
 		free_cap = ncap;
 	}
 	free_slots[nfree++] = slot;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, threads_ref);
 	lua_pushnil(L);
-	lua_rawseti(L, THREADS, (int)slot);     /* threads[slot] = nil */
+	lua_rawseti(L, -2, (int)slot);          /* threads[slot] = nil */
+	lua_pop(L, 1);
 	nthreads--;
 	if (++nforgotten >= GC_IDLE_MIN && nforgotten >= nthreads / 4 &&
 			!ev_is_active(&gc_idle)) {
@@ -452,8 +461,12 @@ report_error(lua_State *T)
 		fflush(stdout);
 		fprintf(stderr, "lem: %s\n", msg);
 	} else {
+		/* no memory for the traceback: a string message is still
+		 * there on T (LUA_ERRMEM's "not enough memory", say) */
+		msg = lua_type(T, -1) == LUA_TSTRING ? lua_tostring(T, -1) : NULL;
 		fflush(stdout);
-		fputs("lem: (error object cannot be printed)\n", stderr);
+		fprintf(stderr, "lem: %s\n",
+				msg ? msg : "(error object cannot be printed)");
 	}
 	fflush(stderr);
 	lua_pop(L, 1);
@@ -466,7 +479,7 @@ report_error(lua_State *T)
  * xpcall there: the protected function runs in an inner coroutine S.
  * When S finishes without waiting, its results are returned at once.
  * When S suspends through lem_suspend(), the caller T suspends too and
- * LINKS[S] = T; when S later finishes, the scheduler resumes T with the
+ * links[S] = T; when S later finishes, the scheduler resumes T with the
  * results.  An xpcall handler waits on T's stack (slot 1), and runs on
  * S, where the stack of the error is still intact for debug.traceback.
  */
@@ -477,18 +490,20 @@ link_take(lua_State *S)
 {
 	lua_State *T;
 
+	lua_rawgeti(L, LUA_REGISTRYINDEX, links_ref);
 	lua_pushthread(S);
 	lua_xmove(S, L, 1);
 	lua_pushvalue(L, -1);
-	lua_rawget(L, LINKS);
+	lua_rawget(L, -3);               /* links S links[S] */
 	T = lua_tothread(L, -1);
 	lua_pop(L, 1);
 	if (T == NULL) {
-		lua_pop(L, 1);
+		lua_pop(L, 2);
 		return NULL;
 	}
 	lua_pushnil(L);
-	lua_rawset(L, LINKS);
+	lua_rawset(L, -3);               /* links[S] = nil */
+	lua_pop(L, 1);
 	nlinks--;
 	return T;
 }
@@ -578,9 +593,68 @@ pcall_run(lua_State *T, int handler)
 	lua_xmove(S, L, 1);
 	lua_pushthread(T);
 	lua_xmove(T, L, 1);
-	lua_rawset(L, LINKS);            /* links[S] = T */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, links_ref);
+	lua_insert(L, -3);
+	lua_rawset(L, -3);               /* links[S] = T */
+	lua_pop(L, 1);
 	nlinks++;
 	return n;
+}
+
+static int
+dump_writer(lua_State *S, const void *p, size_t sz, void *ud)
+{
+	(void)S;
+	luaL_addlstring(ud, p, sz);
+	return 0;
+}
+
+/*
+ * The trampoline pcall puts under a C function: function(f, ...) return
+ * f(...) end, made to be invisible in error messages as pcall itself is
+ * in lua(1): f is called through an unnamed expression (the name is
+ * '?'), and its line information is set to 0, so that luaL_where adds no
+ * "chunk:1:" to pcall(error, 'x') or to argument errors.  Binary chunks
+ * keep the line of each instruction as ints at the end of the function:
+ * sizelineinfo, the lines (all 1 here), sizelocvars = 0, sizeupvalues = 0.
+ */
+static void
+load_trampoline(void)
+{
+	const int one = 1, zero = 0;
+	luaL_Buffer b;
+	char *chunk;
+	size_t len, end, pos;
+	int n = 0, v;
+
+	if (luaL_loadbuffer(L, TRAMPOLINE, sizeof(TRAMPOLINE) - 1, "=(pcall)") != 0)
+		oom();
+	luaL_buffinit(L, &b);
+	lua_dump(L, dump_writer, &b);
+	luaL_pushresult(&b);
+	len = lua_objlen(L, -1);
+	chunk = malloc(len);
+	if (chunk == NULL)
+		oom();
+	memcpy(chunk, lua_tostring(L, -1), len);
+	lua_pop(L, 1);
+	end = len - 2 * sizeof(int);
+	for (pos = end; pos >= sizeof(int); pos -= sizeof(int), n++) {
+		memcpy(&v, chunk + pos - sizeof(int), sizeof(int));
+		if (v != one)
+			break;
+	}
+	pos -= sizeof(int);
+	memcpy(&v, chunk + pos, sizeof(int));
+	if (n > 0 && v == n) {
+		for (pos += sizeof(int); pos < end; pos += sizeof(int))
+			memcpy(chunk + pos, &zero, sizeof(int));
+		lua_pop(L, 1);
+		if (luaL_loadbuffer(L, chunk, len, "=(pcall)") != 0)
+			oom();
+	}
+	/* otherwise keep the function with its line information */
+	free(chunk);
 }
 
 static int
@@ -924,16 +998,17 @@ main(int argc, char **argv)
 	}
 
 	lua_settop(L, 0);
-	lua_newtable(L);                 /* THREADS */
-	lua_newtable(L);                 /* LINKS */
+	lua_newtable(L);
+	threads_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_newtable(L);
+	links_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 
 	lua_getglobal(L, "debug");
 	lua_getfield(L, -1, "traceback");
 	traceback_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_pop(L, 1);
 
-	if (luaL_loadbuffer(L, TRAMPOLINE, sizeof(TRAMPOLINE) - 1, "=(pcall)") != 0)
-		oom();
+	load_trampoline();
 	trampoline_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 
 	set_path("path", "LUA_PATH", LEM_LMODDIR, "?.lua");

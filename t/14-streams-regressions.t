@@ -161,6 +161,12 @@ io.stderr:write(f and 'open' or 'closed', '\n')
 tap.is(err, 'open\n', 'garbage collection never closes descriptors 0-2')
 
 collectgarbage() collectgarbage()
-tap.is(nfds(), fds0, 'no descriptor leaked')
+if tap.slow > 1 then
+	-- under valgrind (make check-valgrind) one of valgrind's own
+	-- descriptors comes and goes: only check that none leaked
+	tap.ok(nfds() <= fds0, 'no descriptor leaked', nfds() .. ' > ' .. fds0)
+else
+	tap.is(nfds(), fds0, 'no descriptor leaked')
+end
 tap.cleanup()
 tap.done()

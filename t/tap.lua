@@ -35,6 +35,10 @@ local watchdog
 -- the lem binary running this test, for tests that start another lem
 tap.lem = os.getenv('LEM') or (arg and arg[-1]) or 'lem'
 
+-- LEM_TEST_SLOW=k stretches watchdogs and tap.sh timeouts k times (set
+-- by `make check-valgrind`, where every lem runs under valgrind)
+tap.slow = tonumber(os.getenv('LEM_TEST_SLOW') or '') or 1
+
 local function out(...)
 	io.write(...)
 	io.flush()
@@ -46,7 +50,7 @@ function tap.plan(n, seconds)
 	watchdog = utils.sleeper()
 	utils.spawn(function()
 		if tap.finished then return end
-		local ok = watchdog:sleep(seconds or 30)
+		local ok = watchdog:sleep((seconds or 30) * tap.slow)
 		if ok == nil then
 			out('not ok ', count + 1, ' - watchdog: test took more than ',
 				seconds or 30, ' s\n')
@@ -165,7 +169,8 @@ end
 -- stdout, stderr and the exit status.
 function tap.sh(cmd, stdin)
 	local o, e = tap.tmpname('.out'), tap.tmpname('.err')
-	local full = 'timeout -k 5 60 sh -c ' .. tap.quote(subenv .. cmd)
+	local full = 'timeout -k 5 ' .. math.floor(60 * tap.slow) .. ' sh -c '
+		.. tap.quote(subenv .. cmd)
 	if stdin then
 		full = full .. ' < ' .. tap.quote(tap.writefile(tap.tmpname('.in'), stdin))
 	else

@@ -193,10 +193,11 @@ sleeper_wakeup(lua_State *W)
 	return 1;
 }
 
+/* also reachable as utils.Sleeper.__gc: check self like any method */
 static int
 sleeper_gc(lua_State *T)
 {
-	struct sleeper *s = lua_touserdata(T, 1);
+	struct sleeper *s = luaL_checkudata(T, 1, SLEEPER_MT);
 
 	ev_timer_stop(LEM, &s->w);
 	return 0;

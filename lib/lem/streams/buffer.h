@@ -32,10 +32,11 @@ lem_buf_len(const struct lem_buf *b)
 	return b->end - b->start;
 }
 
+/* never NULL: an empty buffer has no storage, and NULL + 0 is undefined */
 static inline const char *
 lem_buf_data(const struct lem_buf *b)
 {
-	return b->mem + b->start;
+	return b->mem != NULL ? b->mem + b->start : "";
 }
 
 /* Release the storage; the buffer is empty and usable afterwards. */

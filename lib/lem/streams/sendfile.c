@@ -85,7 +85,7 @@ sendfile_size(lua_State *T)
 static int
 sendfile__gc(lua_State *T)
 {
-	struct sfile *f = lua_touserdata(T, 1);
+	struct sfile *f = luaL_checkudata(T, 1, SENDFILE_MT);
 
 	if (f->fd > 2)
 		close(f->fd);

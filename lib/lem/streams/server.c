@@ -311,7 +311,7 @@ server_address(lua_State *T)
 static int
 server__gc(lua_State *T)
 {
-	struct server *srv = lua_touserdata(T, 1);
+	struct server *srv = luaL_checkudata(T, 1, SERVER_MT);
 
 	ev_io_stop(LEM, &srv->w);
 	ev_timer_stop(LEM, &srv->backoff);

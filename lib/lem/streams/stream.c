@@ -88,10 +88,30 @@ stream_shut(struct stream *s, int gc)
 	return ret;
 }
 
-/* the other end is gone: the pending or next operation reports 'closed' */
+/*
+ * The other end is gone: the pending or next operation reports 'closed'.
+ * When a write is what found out (EPIPE, ECONNRESET), bytes the peer sent
+ * before it left may still wait in the kernel: move them to the read
+ * buffer first, so that read() still hands them out.
+ */
 static int
 stream_lost(lua_State *T, struct stream *s)
 {
+	int i;
+
+	for (i = 0; i < 64 && (s->flags & SF_OPEN) &&
+			!(s->flags & SF_REGULAR); i++) {
+		size_t avail;
+		char *dst = lem_buf_space(&s->in, STREAM_RBUF_SIZE, &avail);
+		ssize_t r;
+
+		if (dst == NULL)
+			break;
+		r = read(s->w.fd, dst, avail);
+		lem_buf_commit(&s->in, r > 0 ? (size_t)r : 0);
+		if (r <= 0)
+			break;
+	}
 	stream_shut(s, 0);
 	return lem_closed(T);
 }
@@ -701,7 +721,7 @@ stream_uncork(lua_State *T)
 static int
 stream__gc(lua_State *T)
 {
-	struct stream *s = lua_touserdata(T, 1);
+	struct stream *s = luaL_checkudata(T, 1, STREAM_MT);
 
 	/* a waiting coroutine keeps its stream alive, except at exit */
 	if (s->op == OP_CONNECT && s->u.req != NULL)

@@ -1,0 +1,17 @@
+-- needs: lem.streams
+-- 36. cork/uncork on a popen stream or a closed stream: nil,msg or
+-- nil,'closed'.
+local h = require 'h'
+local streams = require 'lem.streams'
+
+local p = assert(streams.popen('cat > /dev/null', 'w'))
+local a, b = p:cork()
+h.ok(a == nil and type(b) == 'string', 'cork on a popen stream: nil, msg', tostring(b))
+a, b = p:uncork()
+h.ok(a == nil and type(b) == 'string', 'uncork on a popen stream: nil, msg', tostring(b))
+p:close()
+a, b = p:cork()
+h.ok(a == nil and b == 'closed', "cork on a closed stream: 'closed'", tostring(b))
+a, b = p:uncork()
+h.ok(a == nil and b == 'closed', "uncork on a closed stream: 'closed'", tostring(b))
+h.done()
