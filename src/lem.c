@@ -261,7 +261,13 @@ amap_get(lua_State *T, int take)
 	return slot;
 }
 
-/* make room for slot in the thread table */
+/*
+ * Make room for slot in the thread table.  Creating the bigger table may
+ * run a collection step, and its __gc metamethods may call lem_newthread
+ * (spawn, pcall): that nested call reserves a slot of its own and may grow
+ * the table itself.  So the copy is taken from the table current after
+ * the allocation, and nothing else is allocated between the two.
+ */
 static void
 threads_grow(unsigned int slot)
 {
@@ -269,14 +275,18 @@ threads_grow(unsigned int slot)
 
 	while (ncap < slot)
 		ncap *= 2;
-	lua_rawgeti(L, LUA_REGISTRYINDEX, threads_ref);
 	lua_createtable(L, (int)ncap, 0);
-	for (i = 1; i <= top_slot; i++) {
-		lua_rawgeti(L, -2, (int)i);
-		lua_rawseti(L, -2, (int)i);
+	if (threads_cap >= slot) {
+		lua_pop(L, 1);           /* a nested call has grown it enough */
+		return;
 	}
-	lua_rawseti(L, LUA_REGISTRYINDEX, threads_ref);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, threads_ref);
+	for (i = 1; i <= top_slot && i <= threads_cap; i++) {
+		lua_rawgeti(L, -1, (int)i);
+		lua_rawseti(L, -3, (int)i);
+	}
 	lua_pop(L, 1);
+	lua_rawseti(L, LUA_REGISTRYINDEX, threads_ref);
 	threads_cap = ncap;
 }
 
@@ -291,11 +301,14 @@ lem_newthread(void)
 	if (npool > 0)
 		return pool[--npool];
 	T = lua_newthread(L);
-	slot = nfree > 0 ? free_slots[--nfree] : top_slot + 1;
+	/*
+	 * Reserve the slot before anything else allocates: threads_grow can
+	 * run __gc metamethods that come back here for slots of their own.
+	 * Storing into the array part below allocates nothing.
+	 */
+	slot = nfree > 0 ? free_slots[--nfree] : ++top_slot;
 	if (slot > threads_cap)
 		threads_grow(slot);
-	if (slot > top_slot)
-		top_slot = slot;
 	lua_rawgeti(L, LUA_REGISTRYINDEX, threads_ref);
 	lua_insert(L, -2);
 	lua_rawseti(L, -2, (int)slot);          /* threads[slot] = T */

@@ -25,15 +25,6 @@ print('done', n > 0)
 tap.is(o, 'done\ttrue\n', '__gc calling pcall during a spawn storm')
 tap.is(st, 0, '... exits 0', e)
 
-if rawget(_G, 'jit') then
-	-- open on LuaJIT (reported in issue 5): a finalizer that spawns,
-	-- run while lem_newthread allocates, sometimes ends in "cannot
-	-- resume non-suspended coroutine" or a crash
-	tap.skip(2, 'LuaJIT: __gc calling spawn during a spawn storm is an open problem')
-	tap.cleanup()
-	tap.done()
-	return
-end
 o, e, st = tap.lemrun([[
 local utils = require 'lem.utils'
 local ran = 0
