@@ -6,12 +6,7 @@ local streams = require 'lem.streams'
 
 tap.plan(53, 60)
 
-local function nfds()
-	local p = io.popen('ls /proc/' .. tap.pid() .. '/fd')
-	local n = select(2, p:read('*a'):gsub('\n', ''))
-	p:close()
-	return n
-end
+local nfds = tap.nfds
 -- libev opens one eventfd for the loop when signals are first watched
 streams.popen('true'):close()
 local fds0 = nfds()

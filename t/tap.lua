@@ -190,6 +190,14 @@ function tap.lemrun(script, args, stdin)
 	return tap.sh(tap.quote(tap.lem) .. ' ' .. f .. ' ' .. (args or ''), stdin)
 end
 
+-- the number of descriptors this process has open
+function tap.nfds()
+	local p = io.popen('ls /proc/' .. tap.pid() .. '/fd')
+	local n = select(2, p:read('*a'):gsub('\n', ''))
+	p:close()
+	return n
+end
+
 -- seconds since some fixed point, with sub-millisecond resolution
 function tap.clock()
 	local f = io.open('/proc/uptime')

@@ -173,6 +173,26 @@ stream_recv_error(lua_State *T, struct stream *s, ssize_t r, int err)
 	return lem_strerror(T, err);
 }
 
+/*
+ * Receive into s->in, with room for at least want more bytes.  Returns
+ * what stream_recv returns; -2 with err = ENOMEM when no room can be had.
+ */
+static ssize_t
+stream_recv_buffered(struct stream *s, size_t want, int *err)
+{
+	size_t avail;
+	char *dst = lem_buf_space(&s->in, want, &avail);
+	ssize_t r;
+
+	if (dst == NULL) {
+		*err = ENOMEM;
+		return -2;
+	}
+	r = stream_recv(s, dst, avail, err);
+	lem_buf_commit(&s->in, r > 0 ? (size_t)r : 0);
+	return r;
+}
+
 static void
 push_consume(lua_State *T, struct lem_buf *b, size_t len)
 {
@@ -225,10 +245,9 @@ op_read_n(lua_State *T, struct stream *s)
 	size_t n = s->u.want;
 
 	for (;;) {
-		size_t have = lem_buf_len(&s->in), avail;
+		size_t have = lem_buf_len(&s->in);
 		ssize_t r;
 		int err = 0;
-		char *dst;
 
 		if (have >= n) {
 			push_consume(T, &s->in, n);
@@ -251,11 +270,7 @@ op_read_n(lua_State *T, struct stream *s)
 			}
 		} else {
 			/* read straight into the buffer, sized for the rest */
-			dst = lem_buf_space(&s->in, n - have, &avail);
-			if (dst == NULL)
-				return lem_strerror(T, ENOMEM);
-			r = stream_recv(s, dst, avail, &err);
-			lem_buf_commit(&s->in, r > 0 ? (size_t)r : 0);
+			r = stream_recv_buffered(s, n - have, &err);
 			if (r > 0)
 				continue;
 		}
@@ -270,10 +285,9 @@ static int
 op_read_line(lua_State *T, struct stream *s)
 {
 	for (;;) {
-		size_t len = lem_buf_line(&s->in, &s->u.want), avail;
+		size_t len = lem_buf_line(&s->in, &s->u.want);
 		ssize_t r;
 		int err = 0;
-		char *dst;
 
 		if (len > STREAM_LINE_MAX ||
 				(len == 0 && lem_buf_len(&s->in) >= STREAM_LINE_MAX)) {
@@ -305,11 +319,7 @@ op_read_line(lua_State *T, struct stream *s)
 				continue;
 			}
 		} else {
-			dst = lem_buf_space(&s->in, STREAM_RBUF_SIZE, &avail);
-			if (dst == NULL)
-				return lem_strerror(T, ENOMEM);
-			r = stream_recv(s, dst, avail, &err);
-			lem_buf_commit(&s->in, r > 0 ? (size_t)r : 0);
+			r = stream_recv_buffered(s, STREAM_RBUF_SIZE, &err);
 			if (r > 0)
 				continue;
 		}
@@ -324,18 +334,12 @@ static int
 op_read_all(lua_State *T, struct stream *s)
 {
 	for (;;) {
-		size_t avail;
 		ssize_t r;
 		int err = 0;
-		char *dst;
 
 		if (!(s->flags & SF_OPEN))
 			break;
-		dst = lem_buf_space(&s->in, STREAM_RBUF_SIZE, &avail);
-		if (dst == NULL)
-			return lem_strerror(T, ENOMEM);
-		r = stream_recv(s, dst, avail, &err);
-		lem_buf_commit(&s->in, r > 0 ? (size_t)r : 0);
+		r = stream_recv_buffered(s, STREAM_RBUF_SIZE, &err);
 		if (r > 0)
 			continue;
 		if (r == -1)
