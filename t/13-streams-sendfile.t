@@ -11,16 +11,7 @@ streams.popen('true'):close()
 local fds0 = nfds()
 local function sleep(t) utils.sleeper():sleep(t) end
 
-local function pair()
-	local srv = assert(streams.tcp_listen('127.0.0.1', 0))
-	local _, port = srv:address()
-	local a
-	utils.spawn(function() a = assert(streams.tcp_connect('127.0.0.1', port)) end)
-	local b = assert(srv:accept())
-	while not a do utils.yield() end
-	srv:close()
-	return a, b
-end
+local pair = tap.tcp_pair
 
 -- 3 MiB and a bit of varied bytes
 local t = {}

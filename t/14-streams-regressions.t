@@ -11,16 +11,7 @@ streams.popen('true'):close()
 local fds0 = nfds()
 local function sleep(t) utils.sleeper():sleep(t) end
 
-local function pair()
-	local srv = assert(streams.tcp_listen('127.0.0.1', 0))
-	local _, port = srv:address()
-	local a
-	utils.spawn(function() a = assert(streams.tcp_connect('127.0.0.1', port)) end)
-	local b = assert(srv:accept())
-	while not a do utils.yield() end
-	srv:close()
-	return a, b, port
-end
+local pair = tap.tcp_pair
 
 -- 1. a large read('*a') neither crashes nor overflows the Lua stack
 local p = assert(streams.popen('head -c 50000000 /dev/zero'))

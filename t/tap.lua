@@ -190,6 +190,20 @@ function tap.lemrun(script, args, stdin)
 	return tap.sh(tap.quote(tap.lem) .. ' ' .. f .. ' ' .. (args or ''), stdin)
 end
 
+-- tap.tcp_pair(): two connected TCP streams over 127.0.0.1 (client,
+-- server side) and the port they used
+function tap.tcp_pair()
+	local streams = require 'lem.streams'
+	local srv = assert(streams.tcp_listen('127.0.0.1', 0))
+	local _, port = srv:address()
+	local a
+	utils.spawn(function() a = assert(streams.tcp_connect('127.0.0.1', port)) end)
+	local b = assert(srv:accept())
+	while not a do utils.yield() end
+	srv:close()
+	return a, b, port
+end
+
 -- the number of descriptors this process has open
 function tap.nfds()
 	local p = io.popen('ls /proc/' .. tap.pid() .. '/fd')

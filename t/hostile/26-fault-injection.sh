@@ -6,24 +6,9 @@
 # an injected reset or broken pipe ends that one connection only.
 . "$HOSTILE_DIR/h.sh"
 port=$HOSTILE_PORT
-peer() { "${PYTHON:-python3}" "$HOSTILE_DIR/peer.py" "$@"; }
 command -v strace >/dev/null || { echo "# skipped: no strace"; finish; }
 
-cat > "$tmp/srv.lua" <<LUA
-local streams = require 'lem.streams'
-local srv = assert(streams.tcp_listen('127.0.0.1', $port))
-print('ready') io.stdout:flush()
-srv:autospawn(function(c)
-	while true do
-		local d = c:read()
-		if not d or not c:write(d) then break end
-	end
-	c:close()
-end)
-LUA
-"$LEM" "$tmp/srv.lua" > "$tmp/srv.out" 2> "$tmp/srv.err" &
-srv=$!
-for _ in $(seq 50); do grep -q ready "$tmp/srv.out" 2>/dev/null && break; sleep 0.1; done
+echo_server
 size=$((1024 * 1024))
 inject() {      # inject DESC STRACE-ARGS...: run a 1 MB echo under it
 	local desc=$1; shift

@@ -8,24 +8,9 @@
 # invisible, every client answered.
 . "$HOSTILE_DIR/h.sh"
 port=$HOSTILE_PORT
-peer() { "${PYTHON:-python3}" "$HOSTILE_DIR/peer.py" "$@"; }
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-cat > "$tmp/srv.lua" <<LUA
-local streams = require 'lem.streams'
-local srv = assert(streams.tcp_listen('127.0.0.1', $port))
-print('ready') io.stdout:flush()
-print(srv:autospawn(function(c)
-	while true do
-		local d = c:read()
-		if not d or not c:write(d) then break end
-	end
-	c:close()
-end))
-LUA
-(ulimit -n 64; exec "$LEM" "$tmp/srv.lua") > "$tmp/srv.out" 2> "$tmp/srv.err" &
-srv=$!
-for _ in $(seq 50); do grep -q ready "$tmp/srv.out" 2>/dev/null && break; sleep 0.1; done
+echo_server 64
 peer hold "$port" 100 5 > "$tmp/hold.out" &
 hold=$!
 sleep 1

@@ -5,28 +5,13 @@
 # normal client's RTT stays under 100 ms; every fd is reclaimed.
 . "$HOSTILE_DIR/h.sh"
 port=$HOSTILE_PORT
-peer() { "${PYTHON:-python3}" "$HOSTILE_DIR/peer.py" "$@"; }
 nconn=$(awk -v s="$scale" 'BEGIN { n = int(10000 * s); print (n < 10 ? 10 : n) }')
 nslow=$(awk -v s="$scale" 'BEGIN { n = int(1000 * s); print (n < 10 ? 10 : n) }')
 ulimit -n 20000 2>/dev/null || ulimit -n 4096 2>/dev/null || true
 lim=$(ulimit -n)
 [ "$lim" -gt $((nconn + 100)) ] || nconn=$((lim - 200))
 
-cat > "$tmp/srv.lua" <<LUA
-local streams = require 'lem.streams'
-local srv = assert(streams.tcp_listen('127.0.0.1', $port))
-print('ready') io.stdout:flush()
-srv:autospawn(function(c)
-	while true do
-		local d = c:read()
-		if not d or not c:write(d) then break end
-	end
-	c:close()
-end)
-LUA
-"$LEM" "$tmp/srv.lua" > "$tmp/srv.out" 2> "$tmp/srv.err" &
-srv=$!
-for _ in $(seq 50); do grep -q ready "$tmp/srv.out" 2>/dev/null && break; sleep 0.1; done
+echo_server
 fds0=$(ls /proc/$srv/fd | wc -l)
 rss0=$(awk '/VmRSS/ {print $2}' /proc/$srv/status)
 res=$(peer c10k "$port" $nconn)

@@ -45,6 +45,35 @@ lemrun() {
 nosan() {      # nosan DESC: the last stderr has no sanitizer report
 	unlike "$err" 'Sanitizer|runtime error|Segmentation|==[0-9]+== ' "$1: no sanitizer report"
 }
+peer() {       # peer MODE ARGS...: a python peer (t/hostile/peer.py)
+	"${PYTHON:-python3}" "$HOSTILE_DIR/peer.py" "$@"
+}
+# echo_server [NOFILE]: start an autospawn echo server on 127.0.0.1:$port
+# in the background (under `ulimit -n NOFILE` if given) and wait until it
+# says ready; sets srv to its pid.  Its output goes to $tmp/srv.out (the
+# banner, and what autospawn returns if it ever does), errors to
+# $tmp/srv.err.
+echo_server() {
+	cat > "$tmp/srv.lua" <<LUA
+local streams = require 'lem.streams'
+local srv = assert(streams.tcp_listen('127.0.0.1', $port))
+print('ready') io.stdout:flush()
+print(srv:autospawn(function(c)
+	while true do
+		local d = c:read()
+		if not d or not c:write(d) then break end
+	end
+	c:close()
+end))
+LUA
+	(if [ -n "${1:-}" ]; then ulimit -n "$1"; fi
+	 exec "$LEM" "$tmp/srv.lua") > "$tmp/srv.out" 2> "$tmp/srv.err" &
+	srv=$!
+	for _ in $(seq 50); do
+		grep -q ready "$tmp/srv.out" 2>/dev/null && break
+		sleep 0.1
+	done
+}
 finish() {
 	if [ "$nfail" -gt 0 ]; then
 		echo "# $nfail of $n checks failed"
