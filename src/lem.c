@@ -21,7 +21,7 @@
 
 #include <lualib.h>
 
-#if defined(__GLIBC__) && !defined(LUA_JITLIBNAME)
+#if defined(__GLIBC__)
 #include <malloc.h>
 #include <sys/mman.h>
 #endif
@@ -109,7 +109,7 @@ oom(void)
 
 /* ------------------------------------------------------ Lua's memory */
 
-#if defined(__GLIBC__) && !defined(LUA_JITLIBNAME) && defined(MADV_HUGEPAGE)
+#if defined(__GLIBC__) && defined(MADV_HUGEPAGE) && defined(HAVE_LUA_NEWSTATE_ALLOC)
 /*
  * Plain Lua allocates each coroutine, table and string with malloc, so
  * tens of thousands of coroutines mean as many first-touch page faults,
@@ -117,7 +117,9 @@ oom(void)
  * grown past HEAP_SMALL, lem asks for transparent huge pages on it (where
  * the kernel allows them at all) and lets malloc grow it in big steps, so
  * that whole 2 MiB blocks can be faulted in at once.  Small programs keep
- * their small heaps.  LuaJIT has an allocator of its own.
+ * their small heaps.  LuaJIT's own allocator maps fresh 4 KiB pages
+ * for the same objects; where it lets lem supply the allocator (GC64
+ * builds, see configure), LuaJIT gets this heap too.
  */
 #define HEAP_SMALL ((size_t)32 << 20)
 #define HEAP_STEP  ((size_t)16 << 20)
