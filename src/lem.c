@@ -174,23 +174,22 @@ new_state(void)
 /* ------------------------------------------------------------ anchors */
 
 /*
- * The thread table is an array: threads[slot] = coroutine, with the free slots on
- * a stack, and a small open-addressing hash in C maps a coroutine to its
- * slot.  Keyed by the coroutine, a Lua table would rehash (reinserting
- * every entry) each time it doubles, and the collector would visit the
- * coroutines in hash order; the array grows by plain copies and keeps
- * them in the order they were made.
+ * The thread table is an array: threads[slot] = coroutine.  A free slot
+ * holds the number of the next free one (0 ends the list), so the array
+ * stays dense and grows in place, and the collector visits coroutines in
+ * the order they were made.  Keyed by the coroutine, a Lua table would
+ * rehash (reinserting every entry) each time it doubles.
+ *
+ * A small open-addressing hash in C (amap) finds the slot of a coroutine.
+ * It holds only slot numbers, 4 bytes an entry: the coroutine an entry
+ * stands for is read back from the thread table when a lookup has to
+ * compare.  Adding an entry never compares, and lookups are rare (a
+ * coroutine let go, coroutine.resume on a coroutine lem might hold).
  */
-struct anchor {
-	lua_State *T;
-	unsigned int slot;              /* 0: an empty entry */
-};
-static struct anchor *amap;
+static unsigned int *amap;              /* slot numbers, 0: an empty entry */
 static unsigned int amap_bits, amap_len;
-static unsigned int *free_slots;
-static unsigned int nfree, free_cap;
+static unsigned int free_head;          /* the first free slot, 0: none */
 static unsigned int top_slot;           /* slots 1..top_slot have been used */
-static unsigned int threads_cap;        /* the thread table has room for this many */
 
 static unsigned int
 amap_index(lua_State *T)
@@ -200,62 +199,73 @@ amap_index(lua_State *T)
 	return amap_bits ? h >> (32 - amap_bits) : 0;
 }
 
-static void amap_put(lua_State *T, unsigned int slot);
+/* the coroutine in slot of the thread table at index t of L */
+static lua_State *
+slot_thread(int t, unsigned int slot)
+{
+	lua_State *T;
+
+	lua_rawgeti(L, t, (int)slot);
+	T = lua_tothread(L, -1);
+	lua_pop(L, 1);
+	return T;
+}
+
+static void amap_put(int t, lua_State *T, unsigned int slot);
 
 static void
-amap_grow(void)
+amap_grow(int t)
 {
-	struct anchor *old = amap;
+	unsigned int *old = amap;
 	unsigned int n = amap_bits ? 1u << amap_bits : 0, i;
 
 	amap_bits = amap_bits ? amap_bits + 1 : 8;
-	amap = calloc((size_t)1 << amap_bits, sizeof(struct anchor));
+	amap = calloc((size_t)1 << amap_bits, sizeof(unsigned int));
 	if (amap == NULL)
 		oom();
 	amap_len = 0;
 	for (i = 0; i < n; i++)
-		if (old[i].slot != 0)
-			amap_put(old[i].T, old[i].slot);
+		if (old[i] != 0)
+			amap_put(t, slot_thread(t, old[i]), old[i]);
 	free(old);
 }
 
+/* t: the index of the thread table on L's stack, where T is in slot */
 static void
-amap_put(lua_State *T, unsigned int slot)
+amap_put(int t, lua_State *T, unsigned int slot)
 {
 	unsigned int mask, i;
 
 	if (4 * (amap_len + 1) > 3 * (amap_bits ? 1u << amap_bits : 0))
-		amap_grow();                    /* at most 3/4 full */
+		amap_grow(t);                   /* at most 3/4 full */
 	mask = (1u << amap_bits) - 1;
-	for (i = amap_index(T); amap[i].slot != 0; i = (i + 1) & mask)
+	for (i = amap_index(T); amap[i] != 0; i = (i + 1) & mask)
 		;
-	amap[i].T = T;
-	amap[i].slot = slot;
+	amap[i] = slot;
 	amap_len++;
 }
 
 /* the slot of T, 0 if lem does not hold T; take also removes it */
 static unsigned int
-amap_get(lua_State *T, int take)
+amap_get(int t, lua_State *T, int take)
 {
 	unsigned int mask, i, j, k, slot;
 
 	if (amap_len == 0)
 		return 0;
 	mask = (1u << amap_bits) - 1;
-	for (i = amap_index(T); amap[i].T != T || amap[i].slot == 0; i = (i + 1) & mask)
-		if (amap[i].slot == 0)
-			return 0;
-	slot = amap[i].slot;
-	if (!take)
+	for (i = amap_index(T); (slot = amap[i]) != 0; i = (i + 1) & mask)
+		if (slot_thread(t, slot) == T)
+			break;
+	if (slot == 0 || !take)
 		return slot;
 	/* linear probing: move later entries of the run back into the hole */
-	amap[i].slot = 0;
-	for (j = (i + 1) & mask; amap[j].slot != 0; j = (j + 1) & mask) {
-		k = amap_index(amap[j].T);
+	amap[i] = 0;
+	for (j = (i + 1) & mask; amap[j] != 0; j = (j + 1) & mask) {
+		k = amap_index(slot_thread(t, amap[j]));
 		if (((j - k) & mask) >= ((j - i) & mask)) {
 			amap[i] = amap[j];
-			amap[j].slot = 0;
+			amap[j] = 0;
 			i = j;
 		}
 	}
@@ -263,33 +273,16 @@ amap_get(lua_State *T, int take)
 	return slot;
 }
 
-/*
- * Make room for slot in the thread table.  Creating the bigger table may
- * run a collection step, and its __gc metamethods may call lem_newthread
- * (spawn, pcall): that nested call reserves a slot of its own and may grow
- * the table itself.  So the copy is taken from the table current after
- * the allocation, and nothing else is allocated between the two.
- */
-static void
-threads_grow(unsigned int slot)
+/* is T a coroutine lem holds? */
+static int
+anchored(lua_State *T)
 {
-	unsigned int ncap = threads_cap ? 2 * threads_cap : 64, i;
+	unsigned int slot;
 
-	while (ncap < slot)
-		ncap *= 2;
-	lua_createtable(L, (int)ncap, 0);
-	if (threads_cap >= slot) {
-		lua_pop(L, 1);           /* a nested call has grown it enough */
-		return;
-	}
 	lua_rawgeti(L, LUA_REGISTRYINDEX, threads_ref);
-	for (i = 1; i <= top_slot && i <= threads_cap; i++) {
-		lua_rawgeti(L, -1, (int)i);
-		lua_rawseti(L, -3, (int)i);
-	}
+	slot = amap_get(lua_gettop(L), T, 0);
 	lua_pop(L, 1);
-	lua_rawseti(L, LUA_REGISTRYINDEX, threads_ref);
-	threads_cap = ncap;
+	return slot != 0;
 }
 
 /* ---------------------------------------------------------------- API */
@@ -299,23 +292,30 @@ lem_newthread(void)
 {
 	lua_State *T;
 	unsigned int slot;
+	int t;
 
 	if (npool > 0)
 		return pool[--npool];
-	T = lua_newthread(L);
 	/*
-	 * Reserve the slot before anything else allocates: threads_grow can
-	 * run __gc metamethods that come back here for slots of their own.
-	 * Storing into the array part below allocates nothing.
+	 * Making T may run __gc metamethods that come back here (spawn,
+	 * pcall); nothing below runs the collector: storing into the array
+	 * grows it without a collection step, and amap is C memory.
 	 */
-	slot = nfree > 0 ? free_slots[--nfree] : ++top_slot;
-	if (slot > threads_cap)
-		threads_grow(slot);
+	T = lua_newthread(L);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, threads_ref);
-	lua_insert(L, -2);
-	lua_rawseti(L, -2, (int)slot);          /* threads[slot] = T */
-	lua_pop(L, 1);
-	amap_put(T, slot);
+	t = lua_gettop(L);
+	if (free_head != 0) {
+		slot = free_head;
+		lua_rawgeti(L, t, (int)slot);
+		free_head = (unsigned int)lua_tointeger(L, -1);
+		lua_pop(L, 1);
+	} else {
+		slot = ++top_slot;
+	}
+	lua_pushvalue(L, t - 1);
+	lua_rawseti(L, t, (int)slot);           /* threads[slot] = T */
+	amap_put(t, T, slot);
+	lua_pop(L, 2);
 	nthreads++;
 	return T;
 }
@@ -323,23 +323,19 @@ lem_newthread(void)
 void
 lem_forgetthread(lua_State *T)
 {
-	unsigned int slot = amap_get(T, 1);
+	unsigned int slot;
+	int t;
 
-	if (slot == 0)
-		return;
-	if (nfree == free_cap) {
-		unsigned int ncap = free_cap ? 2 * free_cap : 64;
-		unsigned int *nf = realloc(free_slots, ncap * sizeof(unsigned int));
-
-		if (nf == NULL)
-			oom();
-		free_slots = nf;
-		free_cap = ncap;
-	}
-	free_slots[nfree++] = slot;
 	lua_rawgeti(L, LUA_REGISTRYINDEX, threads_ref);
-	lua_pushnil(L);
-	lua_rawseti(L, -2, (int)slot);          /* threads[slot] = nil */
+	t = lua_gettop(L);
+	slot = amap_get(t, T, 1);
+	if (slot == 0) {
+		lua_pop(L, 1);
+		return;
+	}
+	lua_pushinteger(L, (lua_Integer)free_head);
+	lua_rawseti(L, t, (int)slot);           /* threads[slot] = next free */
+	free_head = slot;
 	lua_pop(L, 1);
 	nthreads--;
 	if (++nforgotten >= GC_IDLE_MIN && nforgotten >= nthreads / 4 &&
@@ -697,7 +693,7 @@ guarded_resume(lua_State *T)
 	lua_State *co = lua_tothread(T, 1);
 
 	if (co != NULL) {
-		if (amap_get(co, 0) != 0 || co == T) {
+		if (co == T || anchored(co)) {
 			lua_pushboolean(T, 0);
 			lua_pushliteral(T, "cannot resume a coroutine run by lem");
 			return 2;
@@ -1104,7 +1100,6 @@ main(int argc, char **argv)
 	ev_loop_destroy(LEM);
 	free(queue);
 	free(amap);
-	free(free_slots);
 	for (i = 0; i < 3; i++)
 		if (fdflags[i] >= 0)
 			fcntl(i, F_SETFL, fdflags[i]);
