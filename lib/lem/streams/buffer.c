@@ -10,7 +10,13 @@
 
 #include "buffer.h"
 
-#define BUF_MIN 4096
+/*
+ * The first allocation is the smallest power of two (at least BUF_MIN)
+ * that holds what is stored: the few bytes left over after a line are
+ * then a small block that malloc recycles cheaply, not a page that moves
+ * the break up and down on every request.
+ */
+#define BUF_MIN 64
 
 void
 lem_buf_free(struct lem_buf *b)
@@ -39,7 +45,7 @@ lem_buf_space(struct lem_buf *b, size_t want, size_t *avail)
 		b->end = len;
 		goto done;
 	}
-	ncap = b->cap > BUF_MIN ? b->cap : BUF_MIN;
+	ncap = b->cap > BUF_MIN ? b->cap : BUF_MIN;     /* then doubles */
 	while (ncap < need) {
 		if (ncap > (size_t)-1 / 2) {
 			ncap = need;
