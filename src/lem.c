@@ -181,22 +181,28 @@ new_state(void)
  * rehash (reinserting every entry) each time it doubles.
  *
  * A small open-addressing hash in C (amap) finds the slot of a coroutine.
- * It holds only slot numbers, 4 bytes an entry: the coroutine an entry
- * stands for is read back from the thread table when a lookup has to
- * compare.  Adding an entry never compares, and lookups are rare (a
- * coroutine let go, coroutine.resume on a coroutine lem might hold).
+ * Its entries are slot numbers, 4 bytes each, and slot_hash[slot] keeps
+ * the hash of the coroutine in each slot: growing and deleting need only
+ * that, and a lookup reads the coroutine back from the thread table to
+ * confirm a match.  Adding an entry never looks.
  */
 static unsigned int *amap;              /* slot numbers, 0: an empty entry */
 static unsigned int amap_bits, amap_len;
+static uint32_t *slot_hash;             /* indexed by slot */
+static unsigned int slot_cap;           /* slot_hash has room for this many */
 static unsigned int free_head;          /* the first free slot, 0: none */
 static unsigned int top_slot;           /* slots 1..top_slot have been used */
 
-static unsigned int
-amap_index(lua_State *T)
+static uint32_t
+thread_hash(lua_State *T)
 {
-	uint32_t h = (uint32_t)((uintptr_t)T >> 4) * 2654435761u;
+	return (uint32_t)((uintptr_t)T >> 4) * 2654435761u;
+}
 
-	return amap_bits ? h >> (32 - amap_bits) : 0;
+static unsigned int
+amap_index(uint32_t hash)
+{
+	return amap_bits ? hash >> (32 - amap_bits) : 0;
 }
 
 /* the coroutine in slot of the thread table at index t of L */
@@ -211,58 +217,69 @@ slot_thread(int t, unsigned int slot)
 	return T;
 }
 
-static void amap_put(int t, lua_State *T, unsigned int slot);
-
 static void
-amap_grow(int t)
+amap_insert(unsigned int slot)
 {
-	unsigned int *old = amap;
-	unsigned int n = amap_bits ? 1u << amap_bits : 0, i;
+	unsigned int mask = (1u << amap_bits) - 1, i;
 
-	amap_bits = amap_bits ? amap_bits + 1 : 8;
-	amap = calloc((size_t)1 << amap_bits, sizeof(unsigned int));
-	if (amap == NULL)
-		oom();
-	amap_len = 0;
-	for (i = 0; i < n; i++)
-		if (old[i] != 0)
-			amap_put(t, slot_thread(t, old[i]), old[i]);
-	free(old);
-}
-
-/* t: the index of the thread table on L's stack, where T is in slot */
-static void
-amap_put(int t, lua_State *T, unsigned int slot)
-{
-	unsigned int mask, i;
-
-	if (4 * (amap_len + 1) > 3 * (amap_bits ? 1u << amap_bits : 0))
-		amap_grow(t);                   /* at most 3/4 full */
-	mask = (1u << amap_bits) - 1;
-	for (i = amap_index(T); amap[i] != 0; i = (i + 1) & mask)
+	for (i = amap_index(slot_hash[slot]); amap[i] != 0; i = (i + 1) & mask)
 		;
 	amap[i] = slot;
+}
+
+static void
+amap_put(lua_State *T, unsigned int slot)
+{
+	if (slot >= slot_cap) {
+		unsigned int ncap = slot_cap ? 2 * slot_cap : 256;
+		uint32_t *nh = realloc(slot_hash, ncap * sizeof(uint32_t));
+
+		if (nh == NULL)
+			oom();
+		slot_hash = nh;
+		slot_cap = ncap;
+	}
+	slot_hash[slot] = thread_hash(T);
+	if (4 * (amap_len + 1) > 3 * (amap_bits ? 1u << amap_bits : 0)) {
+		/* at most 3/4 full */
+		unsigned int *old = amap;
+		unsigned int n = amap_bits ? 1u << amap_bits : 0, i;
+
+		amap_bits = amap_bits ? amap_bits + 1 : 8;
+		amap = calloc((size_t)1 << amap_bits, sizeof(unsigned int));
+		if (amap == NULL)
+			oom();
+		for (i = 0; i < n; i++)
+			if (old[i] != 0)
+				amap_insert(old[i]);
+		free(old);
+	}
+	amap_insert(slot);
 	amap_len++;
 }
 
-/* the slot of T, 0 if lem does not hold T; take also removes it */
+/*
+ * The slot of T, 0 if lem does not hold T; take also removes it.  t is the
+ * index of the thread table on L's stack.
+ */
 static unsigned int
 amap_get(int t, lua_State *T, int take)
 {
+	uint32_t hash = thread_hash(T);
 	unsigned int mask, i, j, k, slot;
 
 	if (amap_len == 0)
 		return 0;
 	mask = (1u << amap_bits) - 1;
-	for (i = amap_index(T); (slot = amap[i]) != 0; i = (i + 1) & mask)
-		if (slot_thread(t, slot) == T)
+	for (i = amap_index(hash); (slot = amap[i]) != 0; i = (i + 1) & mask)
+		if (slot_hash[slot] == hash && slot_thread(t, slot) == T)
 			break;
 	if (slot == 0 || !take)
 		return slot;
 	/* linear probing: move later entries of the run back into the hole */
 	amap[i] = 0;
 	for (j = (i + 1) & mask; amap[j] != 0; j = (j + 1) & mask) {
-		k = amap_index(slot_thread(t, amap[j]));
+		k = amap_index(slot_hash[amap[j]]);
 		if (((j - k) & mask) >= ((j - i) & mask)) {
 			amap[i] = amap[j];
 			amap[j] = 0;
@@ -314,7 +331,7 @@ lem_newthread(void)
 	}
 	lua_pushvalue(L, t - 1);
 	lua_rawseti(L, t, (int)slot);           /* threads[slot] = T */
-	amap_put(t, T, slot);
+	amap_put(T, slot);
 	lua_pop(L, 2);
 	nthreads++;
 	return T;
@@ -1100,6 +1117,7 @@ main(int argc, char **argv)
 	ev_loop_destroy(LEM);
 	free(queue);
 	free(amap);
+	free(slot_hash);
 	for (i = 0; i < 3; i++)
 		if (fdflags[i] >= 0)
 			fcntl(i, F_SETFL, fdflags[i]);
