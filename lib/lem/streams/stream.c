@@ -537,10 +537,22 @@ stream_cancel(struct stream *s)
 
 /* ------------------------------------------------------------ methods */
 
+/*
+ * The methods carry the metatable as upvalue 1.  Comparing it is much
+ * cheaper than luaL_checkudata, which interns the name and looks it up in
+ * the registry on every call (a fifth of the instructions of an echo
+ * round trip), and it raises the same error for a wrong argument.
+ */
 static struct stream *
 checkstream(lua_State *T)
 {
-	return luaL_checkudata(T, 1, STREAM_MT);
+	void *s = lua_touserdata(T, 1);
+
+	if (s == NULL || !lua_getmetatable(T, 1) ||
+			!lua_rawequal(T, -1, lua_upvalueindex(1)))
+		luaL_typerror(T, 1, STREAM_MT);
+	lua_pop(T, 1);
+	return s;
 }
 
 /* stream:closed() */
@@ -766,8 +778,14 @@ static const luaL_Reg stream_methods[] = {
 void
 stream_open_methods(lua_State *T)
 {
+	const luaL_Reg *r;
+
 	luaL_newmetatable(T, STREAM_MT);
 	lua_pushvalue(T, -1);
 	lua_setfield(T, -2, "__index");  /* mt.__index = mt */
-	luaL_register(T, NULL, stream_methods);
+	for (r = stream_methods; r->name != NULL; r++) {
+		lua_pushvalue(T, -1);
+		lua_pushcclosure(T, r->func, 1);
+		lua_setfield(T, -2, r->name);
+	}
 }
