@@ -111,6 +111,25 @@ int lem_error(lua_State *T, const char *msg);
 int lem_strerror(lua_State *T, int err);
 
 /*
+ * The userdata at index idx if its metatable is the value at index mt,
+ * else raise luaL_checkudata's "tname expected" argument error.  Give a
+ * module's methods their metatable as upvalue 1 and pass
+ * lua_upvalueindex(1) as mt: comparing it is much cheaper than
+ * luaL_checkudata, which looks tname up in the registry on every call.
+ * mt must be a pseudo-index or a positive index.
+ */
+static inline void *
+lem_checkudata(lua_State *T, int idx, int mt, const char *tname)
+{
+	void *p = lua_touserdata(T, idx);
+
+	if (p == NULL || !lua_getmetatable(T, idx) || !lua_rawequal(T, -1, mt))
+		luaL_typerror(T, idx, tname);
+	lua_pop(T, 1);
+	return p;
+}
+
+/*
  * Blocking work off the main loop.  lem keeps a small pool of worker
  * threads.  Fill in a struct lem_async (usually embedded in a bigger
  * struct of your own) and pass it to lem_async_run(): work(a) runs in a

@@ -3,7 +3,7 @@
 local tap = dofile((arg[0]:match('^(.*)/') or '.') .. '/tap.lua')
 local utils = require 'lem.utils'
 
-tap.plan(8, 60)
+tap.plan(11, 60)
 
 local cc = os.getenv('CC') or 'cc'
 local cppflags = os.getenv('LEM_CPPFLAGS')
@@ -19,7 +19,7 @@ local out, err, st = tap.sh(cc .. ' -shared -fPIC -Wall -Wextra -o ' .. so .. ' 
 	.. cppflags .. ' ' .. tap.quote(src))
 if st ~= 0 then
 	tap.diag(err)
-	tap.skip(8, 'cannot compile a module against lem.h here')
+	tap.skip(11, 'cannot compile a module against lem.h here')
 	tap.cleanup()
 	return tap.done()
 end
@@ -55,6 +55,14 @@ tap.ok(t[1] == 500500 and t[8] == 8000 * 8001 / 2, 'lem_async_run computes in wo
 -- suspending where it cannot: error, nothing armed
 ok, v = pcall(table.sort, { 2, 1 }, function(a, b) capi.double_later(1, 0.01) return a < b end)
 tap.ok(not ok and v:find('yield across'), 'lem_suspend raises where a yield is impossible', v)
+
+-- lem_checkudata: the metatable carried as upvalue decides
+local box = capi.box(7)
+tap.is(box:get(), 7, 'lem_checkudata hands back the userdata')
+ok, v = pcall(box.get, s)
+tap.ok(not ok and v:find('capi.Box expected', 1, true), 'another userdata: the argument error', v)
+ok, v = pcall(box.get, 'x')
+tap.ok(not ok and v:find('capi.Box expected, got string', 1, true), 'a non-userdata: the argument error', v)
 
 tap.cleanup()
 tap.done()

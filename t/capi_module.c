@@ -107,6 +107,28 @@ capi_sum(lua_State *T)
 	return ret;
 }
 
+/* box:get(): the number in the box, checked with lem_checkudata */
+static int
+box_get(lua_State *T)
+{
+	lua_Number *v = lem_checkudata(T, 1, lua_upvalueindex(1), "capi.Box");
+
+	lua_pushnumber(T, *v);
+	return 1;
+}
+
+/* capi.box(v): a userdata holding v, whose get method carries its metatable */
+static int
+capi_box(lua_State *T)
+{
+	lua_Number *v = lua_newuserdata(T, sizeof(lua_Number));
+
+	*v = luaL_checknumber(T, 1);
+	lua_pushvalue(T, lua_upvalueindex(1));
+	lua_setmetatable(T, -2);
+	return 1;
+}
+
 static const luaL_Reg capi[] = {
 	{ "double_later", capi_double_later },
 	{ "run",          capi_run },
@@ -119,5 +141,13 @@ luaopen_capi_module(lua_State *L)
 {
 	lua_newtable(L);
 	luaL_register(L, NULL, capi);
+	lua_newtable(L);                        /* the Box metatable */
+	lua_pushvalue(L, -1);
+	lua_setfield(L, -2, "__index");
+	lua_pushvalue(L, -1);
+	lua_pushcclosure(L, box_get, 1);
+	lua_setfield(L, -2, "get");
+	lua_pushcclosure(L, capi_box, 1);
+	lua_setfield(L, -2, "box");
 	return 1;
 }

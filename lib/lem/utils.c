@@ -24,21 +24,11 @@ struct sleeper {
 	struct ev_timer w;
 };
 
-/*
- * The sleeper functions carry the metatable as upvalue 1: comparing it
- * is much cheaper than luaL_checkudata's lookup of the name in the
- * registry, and says the same thing when the argument is wrong.
- */
+/* The sleeper functions carry the metatable as upvalue 1 (see lem.h). */
 static struct sleeper *
 check_sleeper(lua_State *T)
 {
-	void *s = lua_touserdata(T, 1);
-
-	if (s == NULL || !lua_getmetatable(T, 1) ||
-			!lua_rawequal(T, -1, lua_upvalueindex(1)))
-		luaL_typerror(T, 1, SLEEPER_MT);
-	lua_pop(T, 1);
-	return s;
+	return lem_checkudata(T, 1, lua_upvalueindex(1), SLEEPER_MT);
 }
 
 /* utils.spawn(func, ...) */

@@ -537,22 +537,11 @@ stream_cancel(struct stream *s)
 
 /* ------------------------------------------------------------ methods */
 
-/*
- * The methods carry the metatable as upvalue 1.  Comparing it is much
- * cheaper than luaL_checkudata, which interns the name and looks it up in
- * the registry on every call (a fifth of the instructions of an echo
- * round trip), and it raises the same error for a wrong argument.
- */
+/* The methods carry the metatable as upvalue 1 (see lem_checkudata). */
 static struct stream *
 checkstream(lua_State *T)
 {
-	void *s = lua_touserdata(T, 1);
-
-	if (s == NULL || !lua_getmetatable(T, 1) ||
-			!lua_rawequal(T, -1, lua_upvalueindex(1)))
-		luaL_typerror(T, 1, STREAM_MT);
-	lua_pop(T, 1);
-	return s;
+	return lem_checkudata(T, 1, lua_upvalueindex(1), STREAM_MT);
 }
 
 /* stream:closed() */
