@@ -72,9 +72,9 @@ void lem_forgetthread(lua_State *T);
 
 /*
  * Schedule coroutine T to run with the top nargs values of its stack:
- * either a new coroutine from lem_newthread() (the function sits below
- * the arguments) or one suspended by lem_suspend(), which will see the
- * values as the results of the call that suspended it.  Coroutines run in
+ * either a new coroutine from lem_newthread() (the function, Lua or C,
+ * sits below the arguments) or one suspended by lem_suspend(), which will
+ * see the values as the results of the call that suspended it.  Coroutines run in
  * the order they were queued, from the main loop, never from inside
  * lem_queue().
  */
@@ -128,6 +128,14 @@ lem_checkudata(lua_State *T, int idx, int mt, const char *tname)
 	lua_pop(T, 1);
 	return p;
 }
+
+/*
+ * Push a new metatable registered as tname (luaL_newmetatable), with
+ * __index set to itself and the functions of methods (a luaL_Reg list
+ * ending in NULL) stored in it as closures over it: each method finds
+ * its metatable as lua_upvalueindex(1), for lem_checkudata().
+ */
+void lem_newmetatable(lua_State *T, const char *tname, const luaL_Reg *methods);
 
 /*
  * Blocking work off the main loop.  lem keeps a small pool of worker

@@ -10,13 +10,6 @@
 
 #include "lem.h"
 
-/*
- * Lua 5.1 cannot resume a coroutine whose body is a C function that
- * yielded, so C functions start behind this Lua function.  Calling the
- * vararg directly leaves the callee without a name, as a direct call would.
- */
-static const char TRAMPOLINE[] = "return (...)(select(2, ...))";
-
 #define SLEEPER_MT "lem.Sleeper"
 
 /* w.data is the sleeping coroutine, NULL when nobody sleeps */
@@ -44,12 +37,6 @@ utils_spawn(lua_State *T)
 	if (!lua_checkstack(S, n + 1)) {
 		lem_forgetthread(S);
 		return luaL_error(T, "too many arguments to spawn");
-	}
-	if (lua_iscfunction(T, 1)) {
-		/* a coroutine cannot start with a C function in Lua 5.1 */
-		lua_pushvalue(T, lua_upvalueindex(1));
-		lua_insert(T, 1);
-		n++;
 	}
 	lua_xmove(T, S, n);
 	lem_queue(S, n - 1);
@@ -218,34 +205,16 @@ static const luaL_Reg utils_functions[] = {
 	{ NULL, NULL }
 };
 
-/* register the functions of l as closures over the value on top */
-static void
-register_with_mt(lua_State *T, int t, const luaL_Reg *l)
-{
-	for (; l->name != NULL; l++) {
-		lua_pushvalue(T, -1);
-		lua_pushcclosure(T, l->func, 1);
-		lua_setfield(T, t, l->name);
-	}
-}
-
 int
 luaopen_lem_utils(lua_State *T)
 {
-	luaL_newmetatable(T, SLEEPER_MT);
-	lua_pushvalue(T, -1);
-	lua_setfield(T, -2, "__index");  /* mt.__index = mt */
-	register_with_mt(T, -2, sleeper_methods);
+	lem_newmetatable(T, SLEEPER_MT, sleeper_methods);
 
 	lua_newtable(T);
 	luaL_register(T, NULL, utils_functions);
 	lua_pushvalue(T, -2);
 	lua_pushcclosure(T, utils_sleeper, 1);
 	lua_setfield(T, -2, "sleeper");
-	if (luaL_loadbuffer(T, TRAMPOLINE, sizeof(TRAMPOLINE) - 1, "=(spawn)") != 0)
-		return lua_error(T);
-	lua_pushcclosure(T, utils_spawn, 1);
-	lua_setfield(T, -2, "spawn");
 	lua_pushvalue(T, -2);
 	lua_setfield(T, -2, "Sleeper");  /* utils.Sleeper = mt */
 	return 1;

@@ -43,10 +43,11 @@ streams_sendfile(lua_State *T)
 	return 1;
 }
 
+/* The methods carry the metatable as upvalue 1 (see lem_checkudata). */
 static struct sfile *
 checkfile(lua_State *T)
 {
-	return luaL_checkudata(T, 1, SENDFILE_MT);
+	return lem_checkudata(T, 1, lua_upvalueindex(1), SENDFILE_MT);
 }
 
 /* file:close() */
@@ -115,8 +116,5 @@ static const luaL_Reg sendfile_methods[] = {
 void
 sendfile_open_methods(lua_State *T)
 {
-	luaL_newmetatable(T, SENDFILE_MT);
-	lua_pushvalue(T, -1);
-	lua_setfield(T, -2, "__index");  /* mt.__index = mt */
-	luaL_register(T, NULL, sendfile_methods);
+	lem_newmetatable(T, SENDFILE_MT, sendfile_methods);
 }

@@ -178,10 +178,11 @@ server_cancel(struct server *srv)
 
 /* ------------------------------------------------------------ methods */
 
+/* The methods carry the metatable as upvalue 1 (see lem_checkudata). */
 static struct server *
 checkserver(lua_State *T)
 {
-	return luaL_checkudata(T, 1, SERVER_MT);
+	return lem_checkudata(T, 1, lua_upvalueindex(1), SERVER_MT);
 }
 
 /* server:closed() */
@@ -271,13 +272,6 @@ server_autospawn(lua_State *T)
 		return lem_closed(T);
 	if (srv->w.data != NULL)
 		return lem_busy(T);
-	if (lua_iscfunction(T, 2)) {
-		/* a coroutine cannot start in a C function on Lua 5.1 */
-		lua_pushvalue(T, lua_upvalueindex(1));
-		lua_pushvalue(T, 2);
-		lua_call(T, 1, 1);
-		lua_replace(T, 2);
-	}
 	ret = lem_suspend(T);
 	srv->spawning = 1;
 	srv->w.data = T;
@@ -338,6 +332,7 @@ static const luaL_Reg server_methods[] = {
 	{ "close",      server_close },
 	{ "interrupt",  server_interrupt },
 	{ "accept",     server_accept },
+	{ "autospawn",  server_autospawn },
 	{ "address",    server_address },
 	{ "__gc",       server__gc },
 	{ "__tostring", server__tostring },
@@ -348,13 +343,5 @@ static const luaL_Reg server_methods[] = {
 void
 server_open_methods(lua_State *T)
 {
-	luaL_newmetatable(T, SERVER_MT);
-	lua_pushvalue(T, -1);
-	lua_setfield(T, -2, "__index");  /* mt.__index = mt */
-	luaL_register(T, NULL, server_methods);
-	/* autospawn wraps C handlers with this */
-	if (luaL_loadstring(T, "local f = ... return function(s) return f(s) end") != 0)
-		lua_error(T);
-	lua_pushcclosure(T, server_autospawn, 1);
-	lua_setfield(T, -2, "autospawn");
+	lem_newmetatable(T, SERVER_MT, server_methods);
 }

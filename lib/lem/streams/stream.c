@@ -767,14 +767,5 @@ static const luaL_Reg stream_methods[] = {
 void
 stream_open_methods(lua_State *T)
 {
-	const luaL_Reg *r;
-
-	luaL_newmetatable(T, STREAM_MT);
-	lua_pushvalue(T, -1);
-	lua_setfield(T, -2, "__index");  /* mt.__index = mt */
-	for (r = stream_methods; r->name != NULL; r++) {
-		lua_pushvalue(T, -1);
-		lua_pushcclosure(T, r->func, 1);
-		lua_setfield(T, -2, r->name);
-	}
+	lem_newmetatable(T, STREAM_MT, stream_methods);
 }
