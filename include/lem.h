@@ -97,6 +97,120 @@ void lem_queue(lua_State *T, int nargs);
 int lem_suspend(lua_State *T);
 
 /*
+ * Waits that deadlines and cancellation can end.
+ *
+ * lem_suspend() alone gives a wait that only the module itself can end:
+ * utils.timeout() deadlines and co:cancel() do not reach it.  A module
+ * that wants its waits to obey them embeds a struct lem_wait in its
+ * object and suspends with lem_wait() instead.  Then exactly one of
+ * these ends the wait, whatever happens in the same loop iteration:
+ *
+ *   - the module: lem_wait_end() hands back the coroutine, the module
+ *     pushes the results and calls lem_queue() (or lem_wait_run() does
+ *     all three in a protected call, see below);
+ *   - the module again, failing it: lem_wait_fail(w, "interrupted"), as
+ *     interrupt() and close() do;
+ *   - lem: a deadline passes (nil, 'timeout') or the coroutine is
+ *     cancelled (nil, 'cancelled').
+ *
+ * Whoever ends it second finds it ended and does nothing.  When the wait
+ * is failed, lem first pushes nil and the word, then calls the cancel
+ * hook, which must stop the module's watchers and unlink the wait from
+ * any list of the module, so that nothing of it is left armed.  The hook
+ * may push further results that need no memory (numbers, booleans, values
+ * copied from the coroutine's own stack with lua_pushvalue) and returns
+ * how many; it must not raise or call Lua.
+ *
+ *	static int
+ *	thing_cancel(struct lem_wait *w, lua_State *T)
+ *	{
+ *		struct thing *t = (struct thing *)w;  (w is the first member)
+ *
+ *		(void)T;
+ *		ev_io_stop(LEM, &t->io);
+ *		return 0;                  (the results: nil, word)
+ *	}
+ *
+ *	static int
+ *	thing_wait(lua_State *T)
+ *	{
+ *		struct thing *t = lem_checkudata(T, 1, lua_upvalueindex(1),
+ *				"my.Thing");
+ *		int ret;
+ *
+ *		if (lem_waiting(&t->wait))
+ *			return lem_busy(T);
+ *		lua_settop(T, 1);
+ *		ret = lem_wait(T, &t->wait, thing_cancel);   (may raise)
+ *		if (lem_waiting(&t->wait))
+ *			ev_io_start(LEM, &t->io);  (not if it ended at once)
+ *		return ret;
+ *	}
+ *
+ *	static void
+ *	thing_cb(EV_P_ struct ev_io *io, int revents)
+ *	{
+ *		struct thing *t = io->data;
+ *		lua_State *T = lem_wait_end(&t->wait);
+ *
+ *		ev_io_stop(EV_A_ io);
+ *		if (T == NULL)
+ *			return;
+ *		lua_pushboolean(T, 1);
+ *		lem_queue(T, 1);
+ *	}
+ *
+ * Results that need memory (strings, tables, userdata) are better pushed
+ * through lem_wait_run(): an allocation may run a __gc metamethod, and
+ * one that raises where no coroutine is running would end lem without a
+ * report.
+ */
+struct lem_wait;
+typedef int (*lem_cancel_cb)(struct lem_wait *w, lua_State *T);
+struct lem_wait {
+	lua_State *T;           /* the waiting coroutine; NULL: not waiting */
+	lem_cancel_cb cancel;
+	/* private to lem: */
+	const char *pending;    /* a failure asked for during lem_wait_run */
+	unsigned int slot;
+	unsigned int running;
+};
+#define LEM_WAIT_INIT { NULL, NULL, NULL, 0, 0 }
+
+/* Is somebody waiting on w? */
+#define lem_waiting(w) ((w)->T != NULL)
+
+/*
+ * Suspend T, the running coroutine, on w (as lem_suspend() does: use its
+ * result as the C function's return value, and it raises before anything
+ * is armed if T cannot wait here).  If T is cancelled or its deadline
+ * has passed, T is queued at once with nil, 'cancelled' or 'timeout' and
+ * w is not waiting afterwards: check lem_waiting(w) before arming.
+ */
+int lem_wait(lua_State *T, struct lem_wait *w, lem_cancel_cb cancel);
+
+/* End the wait: returns the waiting coroutine (push its results, then
+ * lem_queue() it), or NULL if w was not waiting. */
+lua_State *lem_wait_end(struct lem_wait *w);
+
+/* End the wait with nil, word and whatever the cancel hook adds, and
+ * queue the coroutine; returns 1, or 0 if w was not waiting.  word must
+ * stay valid (a string literal). */
+int lem_wait_fail(struct lem_wait *w, const char *word);
+
+/*
+ * From a libev callback: call step(P, ud) in a protected call, where P is
+ * a Lua state to push results onto.  If it returns n > 0, the wait ends
+ * with those n results (the coroutine is queued); 0 means it goes on
+ * waiting.  A failure asked for while step runs (a __gc metamethod that
+ * closes the object, say) waits until step is done, and applies only if
+ * step returned 0.  An error raised inside (by a __gc metamethod) is
+ * reported like an uncaught error and ends lem.
+ */
+typedef int (*lem_step_cb)(lua_State *P, void *ud);
+void lem_wait_run(struct lem_wait *w, lem_step_cb step, void *ud);
+
+/*
  * Stop the program: no further coroutine runs, the main loop ends, all
  * __gc metamethods run, stdio is flushed and lem exits with status.
  */

@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 /*
  * The thread table is an array in the registry: threads[slot] =
@@ -24,7 +25,7 @@
  * table would rehash (reinserting every entry) each time it doubles.
  *
  * A small open-addressing hash in C (amap) finds the slot of a coroutine.
- * Its entries are slot numbers, 4 bytes each, and slot_hash[slot] keeps
+ * Its entries are slot numbers, 4 bytes each, and anchor_slots[slot].hash keeps
  * the hash of the coroutine in each slot: growing and deleting need only
  * that, and a lookup reads the coroutine back from the thread table to
  * confirm a match.  Adding an entry never looks.
@@ -32,8 +33,8 @@
 static int threads_ref = LUA_NOREF;
 static unsigned int *amap;              /* slot numbers, 0: an empty entry */
 static unsigned int amap_bits, amap_len;
-static uint32_t *slot_hash;             /* indexed by slot */
-static unsigned int slot_cap;           /* slot_hash has room for this many */
+struct anchor_slot *anchor_slots;       /* indexed by slot */
+static unsigned int slot_cap;           /* anchor_slots has room for this many */
 static unsigned int free_head;          /* the first free slot, 0: none */
 static unsigned int top_slot;           /* slots 1..top_slot have been used */
 unsigned int anchor_count;
@@ -83,7 +84,7 @@ amap_insert(unsigned int slot)
 {
 	unsigned int mask = (1u << amap_bits) - 1, i;
 
-	for (i = amap_index(slot_hash[slot]); amap[i] != 0; i = (i + 1) & mask)
+	for (i = amap_index(anchor_slots[slot].hash); amap[i] != 0; i = (i + 1) & mask)
 		;
 	amap[i] = slot;
 }
@@ -93,14 +94,17 @@ amap_put(lua_State *T, unsigned int slot)
 {
 	if (slot >= slot_cap) {
 		unsigned int ncap = slot_cap ? 2 * slot_cap : 256;
-		uint32_t *nh = realloc(slot_hash, ncap * sizeof(uint32_t));
+		struct anchor_slot *nh = realloc(anchor_slots,
+				ncap * sizeof(struct anchor_slot));
 
 		if (nh == NULL)
 			lem_oom();
-		slot_hash = nh;
+		anchor_slots = nh;
 		slot_cap = ncap;
 	}
-	slot_hash[slot] = thread_hash(T);
+	anchor_slots[slot].hash = thread_hash(T);
+	memset(&anchor_slots[slot].task, 0, sizeof(struct task));
+	anchor_slots[slot].task.owner = slot;
 	if (4 * (amap_len + 1) > 3 * (amap_bits ? 1u << amap_bits : 0)) {
 		/* at most 3/4 full */
 		unsigned int *old = amap;
@@ -133,14 +137,14 @@ amap_get(int t, lua_State *T, int take)
 		return 0;
 	mask = (1u << amap_bits) - 1;
 	for (i = amap_index(hash); (slot = amap[i]) != 0; i = (i + 1) & mask)
-		if (slot_hash[slot] == hash && slot_thread(t, slot) == T)
+		if (anchor_slots[slot].hash == hash && slot_thread(t, slot) == T)
 			break;
 	if (slot == 0 || !take)
 		return slot;
 	/* linear probing: move later entries of the run back into the hole */
 	amap[i] = 0;
 	for (j = (i + 1) & mask; amap[j] != 0; j = (j + 1) & mask) {
-		k = amap_index(slot_hash[amap[j]]);
+		k = amap_index(anchor_slots[amap[j]].hash);
 		if (((j - k) & mask) >= ((j - i) & mask)) {
 			amap[i] = amap[j];
 			amap[j] = 0;
@@ -151,26 +155,43 @@ amap_get(int t, lua_State *T, int take)
 	return slot;
 }
 
-int
-anchor_held(lua_State *T)
+unsigned int
+anchor_lookup(lua_State *T)
 {
 	unsigned int slot;
 
 	lua_rawgeti(L, LUA_REGISTRYINDEX, threads_ref);
 	slot = amap_get(lua_gettop(L), T, 0);
 	lua_pop(L, 1);
-	return slot != 0;
+	return slot;
 }
 
 lua_State *
-lem_newthread(void)
+anchor_thread(unsigned int slot)
+{
+	lua_State *T;
+
+	lua_rawgeti(L, LUA_REGISTRYINDEX, threads_ref);
+	T = slot_thread(lua_gettop(L), slot);
+	lua_pop(L, 1);
+	return T;
+}
+
+void
+anchor_push(lua_State *T, unsigned int slot)
+{
+	lua_rawgeti(T, LUA_REGISTRYINDEX, threads_ref);
+	lua_rawgeti(T, -1, (int)slot);
+	lua_remove(T, -2);
+}
+
+lua_State *
+anchor_new(unsigned int *slotp)
 {
 	lua_State *T;
 	unsigned int slot;
 	int t;
 
-	if ((T = sched_pooled()) != NULL)
-		return T;
 	/*
 	 * Making T may run __gc metamethods that come back here (spawn,
 	 * pcall); nothing below runs the collector: storing into the array
@@ -192,22 +213,25 @@ lem_newthread(void)
 	amap_put(T, slot);
 	lua_pop(L, 2);
 	anchor_count++;
+	*slotp = slot;
 	return T;
 }
 
 void
-lem_forgetthread(lua_State *T)
+anchor_forget(unsigned int slot)
 {
-	unsigned int slot;
 	int t;
+	lua_State *T;
 
 	lua_rawgeti(L, LUA_REGISTRYINDEX, threads_ref);
 	t = lua_gettop(L);
-	slot = amap_get(t, T, 1);
-	if (slot == 0) {
+	T = slot_thread(t, slot);
+	if (T == NULL || amap_get(t, T, 1) != slot) {
 		lua_pop(L, 1);
 		return;
 	}
+	if (sched_ended_T == T)
+		sched_ended_T = NULL;
 	lua_pushinteger(L, (lua_Integer)free_head);
 	lua_rawseti(L, t, (int)slot);           /* threads[slot] = next free */
 	free_head = slot;
@@ -263,7 +287,7 @@ void
 anchor_free(void)
 {
 	free(amap);
-	free(slot_hash);
+	free(anchor_slots);
 	amap = NULL;
-	slot_hash = NULL;
+	anchor_slots = NULL;
 }

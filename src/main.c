@@ -42,7 +42,7 @@ lem_oom(void)
  * through fail() without a traceback, as lua(1) does.
  */
 static const char driver[] =
-	"local fail, init, acts, script = ...\n"
+	"local fail, init, acts, argt, script = ...\n"
 	"local loadfile, loadstring, require = loadfile, loadstring, require\n"
 	"local function run(f, err) if not f then return fail(err) end return f() end\n"
 	"if init then\n"
@@ -53,10 +53,11 @@ static const char driver[] =
 	"  if acts[i] == 'e' then run(loadstring(acts[i + 1], '=(command line)'))\n"
 	"  else require(acts[i + 1]) end\n"
 	"end\n"
+	"if argt then arg = argt end\n"
 	"if script then\n"
 	"  local f, err = loadfile(script ~= '-' and script or nil)\n"
 	"  if not f then return fail(err) end\n"
-	"  return f(select(5, ...))\n"
+	"  return f(select(6, ...))\n"
 	"end\n";
 
 static int
@@ -187,7 +188,7 @@ struct args {
 	int version;            /* -v */
 };
 
-/* queue the main coroutine: driver(fail, init, acts, script, args...) */
+/* queue the main coroutine: driver(fail, init, acts, arg, script, args...) */
 static int
 pmain(lua_State *S)
 {
@@ -201,9 +202,15 @@ pmain(lua_State *S)
 	if (a->version)
 		print_version();
 	anchor_init();
-	sched_init();
 	report_init();
+	sched_init();
 	pcall_init();
+	/* what lem.utils gets from the core: registry["lem.core"] */
+	lua_newtable(L);
+	task_init();
+	wait_init();
+	sync_init();
+	lua_setfield(L, LUA_REGISTRYINDEX, "lem.core");
 	set_path("path", "LUA_PATH", LEM_LMODDIR, "?.lua");
 	set_path("cpath", "LUA_CPATH", LEM_CMODDIR, "?.so");
 
@@ -231,28 +238,30 @@ pmain(lua_State *S)
 		lua_rawseti(T, -2, ++nacts);
 	}
 	if (script == 0) {
+		lua_pushnil(T);
 		lua_pushliteral(T, "-");
 	} else if (script > 0) {
 		int narg = 0, argc;
 
-		lua_pushstring(T, argv[script]);
-		/* arg[-n..-1]: interpreter and options, arg[0]: script */
+		/* arg[-n..-1]: interpreter and options, arg[0]: script; set
+		 * once -e and -l have run, as lua(1) does */
 		lua_newtable(T);
 		for (i = 0; argv[i] != NULL; i++) {
 			lua_pushstring(T, argv[i]);
 			lua_rawseti(T, -2, i - script);
 		}
 		argc = i;
-		lua_setglobal(T, "arg");
+		lua_pushstring(T, argv[script]);
 		luaL_checkstack(T, argc, "too many arguments to script");
 		for (i = script + 1; argv[i] != NULL; i++, narg++)
 			lua_pushstring(T, argv[i]);
 		script = narg;
 	} else {
 		lua_pushnil(T);
+		lua_pushnil(T);
 		script = 0;
 	}
-	lem_queue(T, 4 + script);
+	lem_queue(T, 5 + script);
 	return 0;
 }
 
@@ -278,6 +287,13 @@ main(int argc, char **argv)
 	}
 	if (a.script == 0 && (has_e || has_v))
 		a.script = -1;           /* run -e/-l, then stop */
+
+	/* descriptors 0-2 closed at start would be the first ones lem
+	 * opens: a socket would become stdout.  /dev/null takes their place */
+	for (i = 0; i < 3; i++)
+		if (fcntl(i, F_GETFD) < 0 && open("/dev/null", O_RDWR) != i)
+			return EXIT_FAILURE;
+	pcall_stack_base(&a);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = sigpipe_handler;
@@ -306,6 +322,7 @@ main(int argc, char **argv)
 	lua_close(L);                    /* every __gc runs while the loop exists */
 	ev_loop_destroy(LEM);
 	sched_free();
+	wait_free();
 	anchor_free();
 	for (i = 0; i < 3; i++)
 		if (fdflags[i] >= 0)

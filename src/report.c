@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 static int traceback_ref = LUA_NOREF;   /* debug.traceback as lem started */
+static int kept_ref = LUA_NOREF;        /* report_keep(): {thread, obj, text} */
 
 /* message(errobj): a string for any error object, never raising */
 static int
@@ -43,11 +44,91 @@ report_traceback(lua_State *S)
 	return 1;
 }
 
+/* handler(errobj) for lua_pcall: the message and the traceback there */
+int
+report_handler(lua_State *S)
+{
+	lua_settop(S, 1);
+	lua_pushcfunction(S, errobj_tostring);
+	lua_pushvalue(S, 1);
+	if (lua_pcall(S, 1, 1, 0) != 0) {
+		lua_pop(S, 1);
+		lua_pushfstring(S, "(error object is a %s value)",
+				luaL_typename(S, 1));
+	}
+	lua_rawgeti(S, LUA_REGISTRYINDEX, traceback_ref);
+	lua_insert(S, -2);
+	lua_pushinteger(S, 2);
+	lua_call(S, 2, 1);              /* debug.traceback(msg, 2) */
+	return 1;
+}
+
+int
+report_keep(lua_State *T)
+{
+	lua_settop(T, 1);
+	lua_rawgeti(T, LUA_REGISTRYINDEX, kept_ref);
+	lua_rawgeti(T, -1, 2);
+	if (lua_rawequal(T, -1, 1)) {
+		/* raised again on its way out: keep the first place */
+		lua_rawgeti(T, -2, 1);
+		if (lua_tothread(T, -1) == T) {
+			lua_settop(T, 1);
+			return 1;
+		}
+	}
+	lua_settop(T, 1);
+	lua_createtable(T, 3, 0);
+	lua_pushthread(T);
+	lua_rawseti(T, -2, 1);
+	lua_pushvalue(T, 1);
+	lua_rawseti(T, -2, 2);
+	lua_pushcfunction(T, report_handler);
+	lua_pushvalue(T, 1);
+	lua_call(T, 1, 1);
+	lua_rawseti(T, -2, 3);
+	lua_rawseti(T, LUA_REGISTRYINDEX, kept_ref);
+	return 1;
+}
+
+/* the report report_keep() made of T's error, if it is this one */
+static const char *
+report_kept(lua_State *T)
+{
+	const char *text = NULL;
+
+	lua_rawgeti(L, LUA_REGISTRYINDEX, kept_ref);
+	lua_rawgeti(L, -1, 1);
+	if (lua_tothread(L, -1) == T) {
+		lua_rawgeti(L, -2, 2);
+		lua_pushvalue(T, -1);
+		lua_xmove(T, L, 1);
+		if (lua_rawequal(L, -1, -2)) {
+			lua_rawgeti(L, -4, 3);
+			text = lua_tostring(L, -1);
+			lua_insert(L, -5);      /* keep it while it is printed */
+		}
+		lua_pop(L, 2);
+	}
+	lua_pop(L, 2);
+	return text;
+}
+
 void
 report_error(lua_State *T)
 {
 	const char *msg;
+	int top = lua_gettop(L);
 
+	if (lua_isnil(T, -1))
+		return;                 /* error(): lua(1) prints nothing */
+	if ((msg = report_kept(T)) != NULL) {
+		fflush(stdout);
+		fprintf(stderr, "lem: %s\n", msg);
+		fflush(stderr);
+		lua_settop(L, top);
+		return;
+	}
 	lua_pushcfunction(L, report_traceback);
 	lua_pushthread(T);
 	lua_xmove(T, L, 1);
@@ -65,7 +146,7 @@ report_error(lua_State *T)
 				msg ? msg : "(error object cannot be printed)");
 	}
 	fflush(stderr);
-	lua_pop(L, 1);
+	lua_settop(L, top);
 }
 
 void
@@ -75,4 +156,6 @@ report_init(void)
 	lua_getfield(L, -1, "traceback");
 	traceback_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_pop(L, 1);
+	lua_newtable(L);
+	kept_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 }

@@ -1,5 +1,5 @@
 /*
- * sched.c - the scheduler: the run queue, resuming and suspending
+ * sched.c - the scheduler: the run queues, resuming and suspending
  * coroutines, and ending the program.
  *
  * Copyright (C) 2026 the lem authors.  This file is part of lem, free
@@ -13,79 +13,121 @@
 
 struct ev_loop *lem_loop;
 lua_State *sched_running;
+unsigned int sched_slot;
 int sched_suspended;
 int sched_exiting;
 int sched_status = EXIT_SUCCESS;
 
-/* The run queue: a ring of coroutines and their argument counts. */
+/*
+ * Two run queues, each a ring of coroutines with their argument counts
+ * and slots, first in first out.  Coroutines queued by running Lua code
+ * (spawn, yield, a wakeup by another coroutine) go to the back of the
+ * backlog; coroutines that a libev callback hands back (I/O ready, a
+ * timer fired) go to the event queue.  Each loop turn runs everything
+ * the event queue held when the turn began, then the backlog that was
+ * there, for at most SLICE seconds: a million spawns then keep a ready
+ * socket waiting one slice, not until all of them have run.
+ */
+#define SLICE      0.005
+#define SLICE_POLL 64           /* resumes between two looks at the clock */
+
 struct job {
 	lua_State *T;
 	int nargs;
+	unsigned int slot;
 };
-static struct job *queue;
-static unsigned int qhead, qlen, qcap;
+struct ring {
+	struct job *jobs;
+	unsigned int head, len, cap;
+};
+static struct ring backlog, events;
 static struct ev_prepare prepare;
 static struct ev_idle idle;
+static int in_turn;             /* prepare_cb is running coroutines */
 
-/*
- * Coroutines that returned normally can run a new function, so finished
- * ones are kept (still anchored) for lem_newthread to hand out again.
- */
-#define POOL_MAX 256
-static lua_State *pool[POOL_MAX];
-static int npool;
+static const char body_wrapper[] =
+	"local xpcall, keep, error = ...\n"
+	"local function finish(ok, ...)\n"
+	"  if ok then return ... end\n"
+	"  error((...), 0)\n"
+	"end\n"
+	"return function(f, ...) return finish(xpcall(f, keep, ...)) end\n";
+static int wrapper_ref = LUA_NOREF;     /* LuaJIT: body_wrapper, loaded */
 
-lua_State *
-sched_pooled(void)
-{
-	if (npool > 0)
-		return pool[--npool];
-	return NULL;
-}
-
-/* A coroutine has finished normally: recycle it. */
-void
-sched_thread_done(lua_State *T)
-{
-	lua_settop(T, 0);
-	if (npool < POOL_MAX)
-		pool[npool++] = T;
-	else
-		lem_forgetthread(T);
-}
-
-void
-lem_queue(lua_State *T, int nargs)
+static void
+ring_push(struct ring *r, lua_State *T, int nargs, unsigned int slot)
 {
 	struct job *j;
 
-	/* a new coroutine starting with a C function: see pcall.c */
-	if (lua_status(T) == 0 && lua_iscfunction(T, -nargs - 1)) {
-		pcall_push_trampoline(T, nargs);
-		nargs++;
-	}
-	if (qlen == qcap) {
+	if (r->len == r->cap) {
 		/*
 		 * realloc moves a big ring by remapping its pages, without
 		 * copying or touching fresh ones; then the part that had
 		 * wrapped around to the front goes after the old end.
 		 */
-		unsigned int ncap = qcap ? 2 * qcap : 64;
-		struct job *nq = realloc(queue, ncap * sizeof(struct job));
+		unsigned int ncap = r->cap ? 2 * r->cap : 64;
+		struct job *nq = realloc(r->jobs, ncap * sizeof(struct job));
 
 		if (nq == NULL)
 			lem_oom();
-		if (qhead > 0)
-			memcpy(nq + qcap, nq, qhead * sizeof(struct job));
-		queue = nq;
-		qcap = ncap;
+		if (r->head > 0)
+			memcpy(nq + r->cap, nq, r->head * sizeof(struct job));
+		r->jobs = nq;
+		r->cap = ncap;
 	}
-	j = &queue[(qhead + qlen) & (qcap - 1)];
+	j = &r->jobs[(r->head + r->len) & (r->cap - 1)];
 	j->T = T;
 	j->nargs = nargs;
-	qlen++;
+	j->slot = slot;
+	r->len++;
+}
+
+static struct job
+ring_take(struct ring *r)
+{
+	struct job j = r->jobs[r->head];
+
+	r->head = (r->head + 1) & (r->cap - 1);
+	r->len--;
+	return j;
+}
+
+void
+sched_push(lua_State *T, int nargs, unsigned int slot)
+{
+	if (lua_status(T) == 0) {
+		/* a new coroutine: its body starts behind a Lua function */
+		if (wrapper_ref != LUA_NOREF) {
+			lua_rawgeti(T, LUA_REGISTRYINDEX, wrapper_ref);
+			lua_insert(T, -nargs - 2);
+			nargs++;
+		} else if (lua_iscfunction(T, -nargs - 1)) {
+			pcall_push_trampoline(T, nargs);
+			nargs++;
+		}
+	}
+	OWNER(slot)->state = TASK_QUEUED;
+	ring_push(sched_running != NULL || in_turn ? &backlog : &events,
+			T, nargs, slot);
 	if (!ev_is_active(&idle))
 		ev_idle_start(LEM, &idle);   /* keeps the loop alive, polls with 0 timeout */
+}
+
+void
+lem_queue(lua_State *T, int nargs)
+{
+	unsigned int slot;
+
+	if (T == sched_ended_T) {
+		slot = sched_ended_slot;
+		sched_ended_T = NULL;
+	} else if (T == sched_running)
+		slot = sched_slot;
+	else
+		slot = anchor_lookup(T);
+	if (slot == 0)
+		luaL_error(T, "lem_queue: a coroutine lem does not hold");
+	sched_push(T, nargs, slot);
 }
 
 int
@@ -99,6 +141,7 @@ lem_suspend(lua_State *T)
 	/* lua_yield raises if T cannot yield here, and commits otherwise */
 	ret = lua_yield(T, lua_gettop(T));
 	sched_suspended = 1;
+	OWNER(sched_slot)->state = TASK_WAITING;
 	return ret;
 }
 
@@ -113,64 +156,78 @@ lem_exit(int status)
 }
 
 static void
-thread_resume(lua_State *T, int nargs)
+thread_resume(lua_State *T, int nargs, unsigned int slot)
 {
 	lua_State *P;
 	int status;
 
 	for (;;) {
 		sched_running = T;
+		sched_slot = slot;
 		sched_suspended = 0;
+		OWNER(slot)->state = TASK_RUNNING;
 		status = lua_resume(T, nargs);
 		sched_running = NULL;
+		sched_slot = 0;
 		if (status == LUA_YIELD) {
 			if (!sched_suspended) {
 				/* a bare coroutine.yield() acts as utils.yield() */
 				lua_settop(T, 0);
-				lem_queue(T, 0);
+				sched_push(T, 0, slot);
 			}
 			return;
 		}
-		if ((P = pcall_finished(T, status, &nargs)) != NULL) {
+		if ((P = pcall_finished(T, &slot, status, &nargs)) != NULL) {
 			T = P;
 			continue;
 		}
 		if (status == 0) {
-			sched_thread_done(T);
+			task_done(slot);
 			return;
 		}
 		if (!sched_exiting) {
 			report_error(T);
 			lem_exit(EXIT_FAILURE);
 		}
-		lem_forgetthread(T);
+		anchor_forget(slot);
 		return;
 	}
 }
 
-/*
- * Run what is queued now; coroutines queued meanwhile wait for the next
- * loop iteration, so I/O and timers get their turn between batches.
- */
 static void
 prepare_cb(EV_P_ struct ev_prepare *w, int revents)
 {
-	unsigned int n = qlen;
+	unsigned int n = events.len;
+	ev_tstamp end = 0;
 
 	(void)w;
 	(void)revents;
+	in_turn = 1;
 	while (n-- > 0 && !sched_exiting) {
-		struct job j = queue[qhead];
+		struct job j = ring_take(&events);
 
-		qhead = (qhead + 1) & (qcap - 1);
-		qlen--;
-		thread_resume(j.T, j.nargs);
+		thread_resume(j.T, j.nargs, j.slot);
 	}
+	n = backlog.len;
+	while (n > 0 && !sched_exiting) {
+		struct job j = ring_take(&backlog);
+
+		thread_resume(j.T, j.nargs, j.slot);
+		if (--n % SLICE_POLL == 0 && n > 0) {
+			ev_tstamp now = ev_time();
+
+			if (end == 0)
+				end = now + SLICE;
+			else if (now >= end)
+				break;
+		}
+	}
+	in_turn = 0;
 	/*
-	 * With the queue empty the idle watcher goes; if no other watcher
+	 * With the queues empty the idle watcher goes; if no other watcher
 	 * is active either, libev polls without blocking and ev_run returns.
 	 */
-	if (qlen == 0 && ev_is_active(&idle))
+	if (events.len == 0 && backlog.len == 0 && ev_is_active(&idle))
 		ev_idle_stop(EV_A_ &idle);
 	if (sched_exiting)
 		ev_break(EV_A_ EVBREAK_ALL);
@@ -191,11 +248,27 @@ sched_init(void)
 	ev_prepare_start(LEM, &prepare);
 	ev_unref(LEM);          /* the prepare watcher alone is no reason to run */
 	ev_idle_init(&idle, idle_cb);
+
+	/* LuaJIT unwinds the stack of an error before lua_resume returns:
+	 * coroutine bodies run under xpcall, which keeps the traceback */
+	lua_getglobal(L, "jit");
+	if (!lua_isnil(L, -1)) {
+		if (luaL_loadbuffer(L, body_wrapper, sizeof(body_wrapper) - 1,
+					"=(coroutine)") != 0)
+			lem_oom();
+		lua_getglobal(L, "xpcall");
+		lua_pushcfunction(L, report_keep);
+		lua_getglobal(L, "error");
+		lua_call(L, 3, 1);
+		wrapper_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	}
+	lua_pop(L, 1);
 }
 
 void
 sched_free(void)
 {
-	free(queue);
-	queue = NULL;
+	free(backlog.jobs);
+	free(events.jobs);
+	backlog.jobs = events.jobs = NULL;
 }

@@ -11,8 +11,8 @@ tap.is(getmetatable(utils.sleeper()), utils.Sleeper, '... of every sleeper')
 -- spawn only schedules; FIFO order; yield goes to the back
 local log = {}
 local function note(s) log[#log + 1] = s end
-tap.is(utils.spawn(function(a, b) note('A' .. a .. b) end, 1, 2), true,
-	'spawn returns true')
+tap.is(type(utils.spawn(function(a, b) note('A' .. a .. b) end, 1, 2)),
+	'thread', 'spawn returns the coroutine, its handle')
 utils.spawn(function() note('B1') utils.yield() note('B2') end)
 utils.spawn(function() note('C') end)
 note('main')

@@ -1,5 +1,7 @@
 /*
- * utils.c - lem.utils: spawning, yielding, exiting and sleepers.
+ * utils.c - lem.utils: what the core offers (spawn, current, timeout,
+ * sleep, the Coroutine handles, queues, mutexes, semaphores and
+ * conditions), plus yield, exit and sleepers.
  *
  * Copyright (C) 2026 the lem authors.  This file is part of lem, free
  * software under the GNU General Public License version 3 or later; see
@@ -12,9 +14,10 @@
 
 #define SLEEPER_MT "lem.Sleeper"
 
-/* w.data is the sleeping coroutine, NULL when nobody sleeps */
+/* a sleeper is a wait (see lem.h) with a timer for its timeout */
 struct sleeper {
-	struct ev_timer w;
+	struct lem_wait w;
+	struct ev_timer timer;
 };
 
 /* The sleeper functions carry the metatable as upvalue 1 (see lem.h). */
@@ -22,26 +25,6 @@ static struct sleeper *
 check_sleeper(lua_State *T)
 {
 	return lem_checkudata(T, 1, lua_upvalueindex(1), SLEEPER_MT);
-}
-
-/* utils.spawn(func, ...) */
-static int
-utils_spawn(lua_State *T)
-{
-	lua_State *S;
-	int n;
-
-	luaL_checktype(T, 1, LUA_TFUNCTION);
-	n = lua_gettop(T);
-	S = lem_newthread();
-	if (!lua_checkstack(S, n + 1)) {
-		lem_forgetthread(S);
-		return luaL_error(T, "too many arguments to spawn");
-	}
-	lua_xmove(T, S, n);
-	lem_queue(S, n - 1);
-	lua_pushboolean(T, 1);
-	return 1;
 }
 
 /* utils.yield() */
@@ -86,30 +69,38 @@ utils_exit(lua_State *T)
 	return lem_suspend(T);
 }
 
+static void
+sleeper_timeout_cb(EV_P_ struct ev_timer *w, int revents)
+{
+	struct sleeper *s = w->data;
+
+	(void)EV_A;
+	(void)revents;
+	lem_wait_fail(&s->w, "timeout");
+}
+
+static int
+sleeper_cancel(struct lem_wait *w, lua_State *T)
+{
+	struct sleeper *s = (struct sleeper *)w;
+
+	(void)T;
+	ev_timer_stop(LEM, &s->timer);
+	return 0;
+}
+
 /* utils.sleeper() */
 static int
 utils_sleeper(lua_State *T)
 {
 	struct sleeper *s = lua_newuserdata(T, sizeof(struct sleeper));
 
-	ev_timer_init(&s->w, NULL, 0, 0);
-	s->w.data = NULL;
+	s->w.T = NULL;
+	ev_timer_init(&s->timer, sleeper_timeout_cb, 0, 0);
+	s->timer.data = s;
 	lua_pushvalue(T, lua_upvalueindex(1));
 	lua_setmetatable(T, -2);
 	return 1;
-}
-
-static void
-sleeper_timeout_cb(EV_P_ struct ev_timer *w, int revents)
-{
-	lua_State *T = w->data;
-
-	(void)EV_A;
-	(void)revents;
-	w->data = NULL;          /* a one-shot timer: libev has stopped it */
-	lua_pushnil(T);
-	lua_pushliteral(T, "timeout");
-	lem_queue(T, 2);
 }
 
 /* sleeper:sleep([seconds]) */
@@ -129,23 +120,22 @@ sleeper_sleep(lua_State *T)
 			timed = 0;       /* forever */
 	}
 	lua_settop(T, 1);
-	if (s->w.data != NULL)
+	if (lem_waiting(&s->w))
 		return lem_busy(T);
-	ret = lem_suspend(T);
 	if (timed && t <= 0) {
 		/* like utils.yield(), but it still times out */
+		ret = lem_suspend(T);
 		lua_pushnil(T);
 		lua_pushliteral(T, "timeout");
 		lem_queue(T, 2);
 		return ret;
 	}
-	s->w.data = T;
-	if (timed) {
+	ret = lem_wait(T, &s->w, sleeper_cancel);
+	if (timed && lem_waiting(&s->w)) {
 		/* the loop clock may be stale after CPU-bound work */
 		ev_now_update(LEM);
-		ev_timer_init(&s->w, sleeper_timeout_cb, t, 0);
-		s->w.data = T;
-		ev_timer_start(LEM, &s->w);
+		ev_timer_set(&s->timer, t, 0);
+		ev_timer_start(LEM, &s->timer);
 	}
 	return ret;
 }
@@ -155,15 +145,15 @@ static int
 sleeper_wakeup(lua_State *W)
 {
 	struct sleeper *s = check_sleeper(W);
-	lua_State *T = s->w.data;
 	int n = lua_gettop(W) - 1;
+	lua_State *T;
 
-	if (T == NULL)
+	if (!lem_waiting(&s->w))
 		return lem_error(W, "not sleeping");
-	if (!lua_checkstack(T, n))
+	if (!lua_checkstack(s->w.T, n))
 		return luaL_error(W, "too many values to wake up with");
-	ev_timer_stop(LEM, &s->w);
-	s->w.data = NULL;
+	T = lem_wait_end(&s->w);
+	ev_timer_stop(LEM, &s->timer);
 	lua_xmove(W, T, n);
 	lem_queue(T, n);
 	lua_pushboolean(W, 1);
@@ -176,7 +166,7 @@ sleeper_gc(lua_State *T)
 {
 	struct sleeper *s = luaL_checkudata(T, 1, SLEEPER_MT);
 
-	ev_timer_stop(LEM, &s->w);
+	ev_timer_stop(LEM, &s->timer);
 	return 0;
 }
 
@@ -186,7 +176,7 @@ sleeper_tostring(lua_State *T)
 	struct sleeper *s = check_sleeper(T);
 
 	lua_pushfstring(T, "lem.Sleeper (%s): %p",
-			s->w.data ? "sleeping" : "idle", (void *)s);
+			lem_waiting(&s->w) ? "sleeping" : "idle", (void *)s);
 	return 1;
 }
 
@@ -199,7 +189,6 @@ static const luaL_Reg sleeper_methods[] = {
 };
 
 static const luaL_Reg utils_functions[] = {
-	{ "spawn",   utils_spawn },
 	{ "yield",   utils_yield },
 	{ "exit",    utils_exit },
 	{ NULL, NULL }
@@ -212,6 +201,17 @@ luaopen_lem_utils(lua_State *T)
 
 	lua_newtable(T);
 	luaL_register(T, NULL, utils_functions);
+	/* spawn, current, timeout, sleep, queue, ... come from the core */
+	lua_getfield(T, LUA_REGISTRYINDEX, "lem.core");
+	if (!lua_istable(T, -1))
+		return luaL_error(T, "lem.utils: not running in lem");
+	lua_pushnil(T);
+	while (lua_next(T, -2)) {
+		lua_pushvalue(T, -2);
+		lua_insert(T, -2);
+		lua_settable(T, -5);
+	}
+	lua_pop(T, 1);
 	lua_pushvalue(T, -2);
 	lua_pushcclosure(T, utils_sleeper, 1);
 	lua_setfield(T, -2, "sleeper");
