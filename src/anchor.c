@@ -123,15 +123,13 @@ amap_put(lua_State *T, unsigned int slot)
 	amap_len++;
 }
 
-/*
- * The slot of T, 0 if lem does not hold T; take also removes it.  t is the
- * index of the thread table on L's stack.
- */
+/* The slot of T, 0 if lem does not hold T.  t is the index of the
+ * thread table on L's stack. */
 static unsigned int
-amap_get(int t, lua_State *T, int take)
+amap_get(int t, lua_State *T)
 {
 	uint32_t hash = thread_hash(T);
-	unsigned int mask, i, j, k, slot;
+	unsigned int mask, i, slot;
 
 	if (amap_len == 0)
 		return 0;
@@ -139,8 +137,22 @@ amap_get(int t, lua_State *T, int take)
 	for (i = amap_index(hash); (slot = amap[i]) != 0; i = (i + 1) & mask)
 		if (anchor_slots[slot].hash == hash && slot_thread(t, slot) == T)
 			break;
-	if (slot == 0 || !take)
-		return slot;
+	return slot;
+}
+
+/* Remove the entry of slot, which is in the hash: found by its hash,
+ * without reading the thread table. */
+static int
+amap_remove(unsigned int slot)
+{
+	unsigned int mask = (1u << amap_bits) - 1, i, j, k;
+
+	if (amap_len == 0)
+		return 0;
+	for (i = amap_index(anchor_slots[slot].hash); amap[i] != slot;
+			i = (i + 1) & mask)
+		if (amap[i] == 0)
+			return 0;       /* not held */
 	/* linear probing: move later entries of the run back into the hole */
 	amap[i] = 0;
 	for (j = (i + 1) & mask; amap[j] != 0; j = (j + 1) & mask) {
@@ -152,7 +164,7 @@ amap_get(int t, lua_State *T, int take)
 		}
 	}
 	amap_len--;
-	return slot;
+	return 1;
 }
 
 unsigned int
@@ -161,7 +173,7 @@ anchor_lookup(lua_State *T)
 	unsigned int slot;
 
 	lua_rawgeti(L, LUA_REGISTRYINDEX, threads_ref);
-	slot = amap_get(lua_gettop(L), T, 0);
+	slot = amap_get(lua_gettop(L), T);
 	lua_pop(L, 1);
 	return slot;
 }
@@ -221,17 +233,13 @@ void
 anchor_forget(unsigned int slot)
 {
 	int t;
-	lua_State *T;
 
+	if (slot == 0 || slot > top_slot || !amap_remove(slot))
+		return;
+	if (sched_ended_slot == slot)
+		sched_ended_T = NULL;
 	lua_rawgeti(L, LUA_REGISTRYINDEX, threads_ref);
 	t = lua_gettop(L);
-	T = slot_thread(t, slot);
-	if (T == NULL || amap_get(t, T, 1) != slot) {
-		lua_pop(L, 1);
-		return;
-	}
-	if (sched_ended_T == T)
-		sched_ended_T = NULL;
 	lua_pushinteger(L, (lua_Integer)free_head);
 	lua_rawseti(L, t, (int)slot);           /* threads[slot] = next free */
 	free_head = slot;

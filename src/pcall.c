@@ -139,7 +139,7 @@ hook_copy(lua_State *from, lua_State *to)
 	lua_xmove(from, L, 1);
 	n = lua_gettop(L);
 	lua_call(L, 1, LUA_MULTRET);
-	n = lua_gettop(L) - n + 1;      /* the hook, mask, count */
+	n = lua_gettop(L) - n + 2;      /* the hook, mask, count */
 	if (n > 0 && lua_isnil(L, -n)) {
 		lua_pop(L, n);
 		n = 0;

@@ -177,7 +177,8 @@ thread_resume(lua_State *T, int nargs, unsigned int slot)
 			}
 			return;
 		}
-		if ((P = pcall_finished(T, &slot, status, &nargs)) != NULL) {
+		if (TASK(slot)->parent != 0 &&
+				(P = pcall_finished(T, &slot, status, &nargs)) != NULL) {
 			T = P;
 			continue;
 		}

@@ -86,13 +86,10 @@ void
 task_done(unsigned int slot)
 {
 	struct task *t = TASK(slot);
-	lua_State *T;
+	lua_State *T = NULL;
 
-	if (!t->handle) {
-		anchor_forget(slot);
-		return;
-	}
-	T = anchor_thread(slot);
+	if (t->joiners != NULL)
+		T = anchor_thread(slot);
 	while (t->joiners != NULL) {
 		struct joiner *j = t->joiners;
 		lua_State *J;
@@ -109,8 +106,10 @@ task_done(unsigned int slot)
 		n = push_results(J, T);
 		lem_queue(J, n);
 	}
-	mutex_abandon_all(slot);
-	scope_unwind(slot, NULL);
+	if (t->held != NULL)
+		mutex_abandon_all(slot);
+	if (t->scope != NULL)
+		scope_unwind(slot, NULL);
 	t->wait = NULL;
 	anchor_forget(slot);
 }
