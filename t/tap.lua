@@ -11,6 +11,13 @@
 -- and ends with tap.done().  The module paths are derived from arg[0]
 -- when LUA_PATH/LUA_CPATH are not set, so `prove -e ./lem t/` works from
 -- an in-tree build as well as `make check`.
+--
+-- Checks: tap.ok, tap.is, tap.like, tap.fails, tap.same (several values
+-- at once, e.g. tap.same(tap.pack(s:read()), { nil, 'closed' }, desc)).
+-- Whatever a test leaves behind - the files of tap.tmpname(), the
+-- processes given to tap.kill_at_end(pid) - is removed by tap.cleanup(),
+-- which tap.done() calls, and which also runs when the test dies of an
+-- error or of its watchdog.
 
 local here = arg and arg[0] and arg[0]:match('^(.*)/') or '.'
 -- what subprocesses need to find the same modules
@@ -87,6 +94,44 @@ function tap.is(got, want, desc)
 		'got: ' .. show(got) .. '\nwant: ' .. show(want))
 end
 
+-- tap.pack(...): the values with their count, nils included
+function tap.pack(...)
+	return { n = select('#', ...), ... }
+end
+
+-- the number of values in t: t.n, else its highest positive integer key
+local function count_of(t)
+	if t.n then return t.n end
+	local n = 0
+	for k in pairs(t) do
+		if type(k) == 'number' and k > n and k == math.floor(k) then n = k end
+	end
+	return n
+end
+
+local function showall(t, n)
+	local parts = {}
+	for i = 1, n do parts[i] = show(t[i]) end
+	return '(n=' .. n .. ') ' .. table.concat(parts, ', ')
+end
+
+-- tap.same(got, want, desc): got and want hold the same values, position
+-- by position, and as many of them (give got as tap.pack(...) or a table
+-- constructor; nils count where a later position is filled or n says so)
+function tap.same(got, want, desc)
+	local ng, nw = count_of(got), count_of(want)
+	local bad = ng ~= nw and 'count' or nil
+	for i = 1, math.max(ng, nw) do
+		if got[i] ~= want[i] then bad = bad or i break end
+	end
+	local diag
+	if bad then
+		diag = 'got:  ' .. showall(got, ng) .. '\nwant: ' .. showall(want, nw) ..
+			(bad == 'count' and '' or '\nfirst difference at ' .. bad)
+	end
+	return tap.ok(not bad, desc, diag)
+end
+
 function tap.like(got, pattern, desc)
 	return tap.ok(type(got) == 'string' and got:find(pattern) ~= nil, desc,
 		'got: ' .. show(got) .. '\nwant match: ' .. pattern)
@@ -120,15 +165,41 @@ end
 
 -- ------------------------------------------------------------ helpers
 
-local tmpn = 0
--- a fresh temporary file name, removed by tap.cleanup()
-local tmpfiles = {}
+local pid
+function tap.pid()
+	if not pid then
+		local f = io.open('/proc/self/stat')
+		pid = f and f:read('*n') or math.random(1, 1e9)
+		if f then f:close() end
+	end
+	return pid
+end
+
+function tap.quote(s)
+	return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+-- Every temporary file of a test lives in one directory of its own,
+-- made on first use and removed, whatever is in it, by tap.cleanup().
+local tmpdir, tmpn = nil, 0
+local function mktmpdir()
+	local base = os.getenv('TMPDIR') or '/tmp'
+	for _ = 1, 10 do
+		local d = string.format('%s/lem-test-%d-%d', base, tap.pid(),
+			math.random(1, 1e9))
+		-- mkdir fails if d exists: never someone else's directory
+		if os.execute('mkdir -m 700 ' .. tap.quote(d) .. ' 2>/dev/null') == 0 then
+			return d
+		end
+	end
+	error('tap.lua: cannot make a temporary directory in ' .. base)
+end
+
+-- a fresh temporary file name (for a file, a directory or a FIFO)
 function tap.tmpname(suffix)
+	if not tmpdir then tmpdir = mktmpdir() end
 	tmpn = tmpn + 1
-	local name = string.format('%s/lem-test-%d-%d%s',
-		os.getenv('TMPDIR') or '/tmp', tap.pid(), tmpn, suffix or '')
-	tmpfiles[#tmpfiles + 1] = name
-	return name
+	return string.format('%s/%d%s', tmpdir, tmpn, suffix or '')
 end
 
 function tap.writefile(name, data)
@@ -146,23 +217,38 @@ function tap.readfile(name)
 	return d
 end
 
-function tap.cleanup()
-	for _, name in ipairs(tmpfiles) do os.remove(name) end
-	tmpfiles = {}
+-- tap.kill_at_end(pid): a process the test started that must not
+-- outlive it (a server, a sleeping child); tap.cleanup() kills it
+local pids = {}
+function tap.kill_at_end(p)
+	pids[#pids + 1] = assert(tonumber(p), 'tap.kill_at_end: not a pid')
+	return p
 end
 
-local pid
-function tap.pid()
-	if not pid then
-		local f = io.open('/proc/self/stat')
-		pid = f and f:read('*n') or math.random(1, 1e9)
-		if f then f:close() end
+-- kill a process now (and forget it); true if it was there
+function tap.kill(p)
+	for i = #pids, 1, -1 do
+		if pids[i] == p then table.remove(pids, i) end
 	end
-	return pid
+	return os.execute('kill ' .. p .. ' 2>/dev/null') == 0
 end
 
-function tap.quote(s)
-	return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+function tap.cleanup()
+	for _, p in ipairs(pids) do os.execute('kill ' .. p .. ' 2>/dev/null') end
+	pids = {}
+	if tmpdir then
+		os.execute('rm -rf ' .. tap.quote(tmpdir))
+		tmpdir = nil
+	end
+end
+
+-- A test that dies of an uncaught error (or of utils.exit) never reaches
+-- tap.done(); lem still runs every __gc before it exits, and this one
+-- cleans up.
+do
+	local guard = newproxy(true)
+	getmetatable(guard).__gc = function() tap.cleanup() end
+	tap._guard = guard
 end
 
 -- tap.sh(cmd): run a shell command (blocking, at most 60 s); returns
@@ -180,7 +266,10 @@ function tap.sh(cmd, stdin)
 	local p = io.popen(full)
 	local status = tonumber(p:read('*a'))
 	p:close()
-	return tap.readfile(o) or '', tap.readfile(e) or '', status
+	local out, err = tap.readfile(o) or '', tap.readfile(e) or ''
+	os.remove(o)
+	os.remove(e)
+	return out, err, status
 end
 
 -- tap.lemrun(script [, args [, stdin]]): run a Lua script in a new lem;
@@ -204,20 +293,58 @@ function tap.tcp_pair()
 	return a, b, port
 end
 
--- the number of descriptors this process has open
+-- The number of descriptors this process has open, counted without
+-- starting a process: a child listing /proc/PID/fd (ls through io.popen)
+-- also sees the pipe io.popen made, one end or both depending on when
+-- the child runs, which made the count wrong under load.  Here every
+-- slot of the descriptor table is probed through /proc/self/fdinfo/N,
+-- which exists exactly while descriptor N is open, and which opening
+-- does not disturb: the probe's own descriptor is closed again before
+-- the next one, and the kernel does not show a descriptor in fdinfo
+-- until its open has finished.
 function tap.nfds()
-	local p = io.popen('ls /proc/' .. tap.pid() .. '/fd')
-	local n = select(2, p:read('*a'):gsub('\n', ''))
-	p:close()
+	local st = tap.readfile('/proc/self/status') or ''
+	local size = tonumber(st:match('FDSize:%s*(%d+)')) or 1024
+	local n = 0
+	for fd = 0, size - 1 do
+		local f = io.open('/proc/self/fdinfo/' .. fd)
+		if f then
+			n = n + 1
+			f:close()
+		end
+	end
 	return n
 end
 
--- seconds since some fixed point, with sub-millisecond resolution
+-- the open descriptors and what they are, for a diagnostic
+function tap.fdlist()
+	local t = tap.tmpname('.fds')
+	os.execute('ls -l /proc/' .. tap.pid() .. '/fd > ' .. t .. ' 2>&1')
+	local l = tap.readfile(t) or ''
+	os.remove(t)
+	return l
+end
+
+-- seconds since some fixed point (/proc/uptime: 10 ms resolution)
 function tap.clock()
 	local f = io.open('/proc/uptime')
 	local t = f:read('*n')
 	f:close()
 	return t
+end
+
+-- tap.waitfor(cond [, seconds]): sleep in small steps until cond() is
+-- true; false if it is still false after `seconds` (10, stretched by
+-- LEM_TEST_SLOW).  For waiting on what another coroutine, the kernel or
+-- a child process does, where a fixed sleep would be a race.
+function tap.waitfor(cond, seconds)
+	local s = utils.sleeper()
+	local deadline = tap.clock() + (seconds or 10) * tap.slow
+	while not cond() do
+		if tap.clock() > deadline then return false end
+		s:sleep(0.01)
+	end
+	return true
 end
 
 -- Run by prove without LUA_PATH/LUA_CPATH (and without LEM): the lem
@@ -242,8 +369,6 @@ if subenv ~= '' and not os.getenv('LEM') then
 		": \"${LUA_CPATH=", t, "/../lib/?.so;;}\"; export LUA_CPATH\n",
 		'exec ', tap.quote(exe or tap.lem), ' "$@"\n' })
 	os.execute('chmod +x ' .. tap.quote(dir .. '/lem'))
-	tmpfiles[#tmpfiles + 1] = dir .. '/lem'
-	tmpfiles[#tmpfiles + 1] = dir
 	tap.lem = dir .. '/lem'
 end
 

@@ -1,5 +1,5 @@
--- t/issue-005-gc-on-main-state.t - __gc metamethods that call pcall or
--- spawn while a collection step runs on lem's main state (issue 5).
+-- t/02-utils-spawn-in-gc.t - __gc metamethods that call pcall or spawn
+-- while a collection step runs on lem's main state (a regression test).
 --
 -- lem_newthread allocates on the main state; the collection step that
 -- allocation triggers runs pending __gc metamethods there, in a new

@@ -1,5 +1,5 @@
--- t/issue-005-pcall-messages.t - lem's yield-safe pcall on Lua 5.1
--- leaves error messages as lua(1) makes them (issue 5).
+-- t/04-pcall-messages.t - lem's yield-safe pcall on Lua 5.1 leaves
+-- error messages as lua(1) makes them (a regression test).
 --
 -- pcall(cfunc, ...) runs cfunc under a small Lua trampoline; its line
 -- information and its local name used to show up: pcall(error, 'x')
@@ -27,7 +27,7 @@ tap.ok(a == true and b == nil and c == 'timeout',
 	'pcall of a C function that suspends still works',
 	tostring(a) .. ' ' .. tostring(b) .. ' ' .. tostring(c))
 ok, err = pcall(function() error('z') end)
-tap.like(err, '^.*issue%-005%-pcall%-messages%.t:%d+: z$',
+tap.like(err, '^.*04%-pcall%-messages%.t:%d+: z$',
 	'Lua functions keep their positions')
 
 tap.done()

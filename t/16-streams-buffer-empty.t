@@ -1,5 +1,5 @@
--- t/issue-005-buffer-null-offset.t - lem_buf_data() of an empty read
--- buffer is not NULL + 0 (issue 5).
+-- t/16-streams-buffer-empty.t - lem_buf_data() of an empty read buffer
+-- is not NULL + 0 (a regression test).
 --
 -- An empty buffer owns no storage (mem == NULL); lem_buf_data returned
 -- mem + start, undefined behaviour that clang's UBSan reports ("applying

@@ -1,5 +1,5 @@
--- t/issue-005-popen-exit-leak.t - a popen child still running when lem
--- exits leaks nothing (issue 5).
+-- t/12-streams-popen-exit-leak.t - a popen child still running when lem
+-- exits leaks nothing (a regression test).
 --
 -- lua_close() unloads lem.streams after the finalizers; the record of a
 -- child still running was left allocated and became unreachable: 16

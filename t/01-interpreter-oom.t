@@ -1,5 +1,6 @@
--- t/issue-005-oom-message.t - out of memory in a coroutine is reported
--- as "lem: not enough memory", status 1 (issue 5, hostile case 37).
+-- t/01-interpreter-oom.t - out of memory in a coroutine is reported as
+-- "lem: not enough memory", status 1 (found by the hostile case
+-- t/hostile/37-oom-ladder.sh).
 --
 -- When the traceback of an uncaught error could not be built for lack
 -- of memory, lem printed "(error object cannot be printed)" although the

@@ -1,5 +1,5 @@
--- t/issue-005-sleeper-gc-self.t - utils.Sleeper.__gc called from Lua
--- with something that is not a sleeper (issue 5, hostile case 2).
+-- t/03-sleeper-gc-self.t - utils.Sleeper.__gc called from Lua with
+-- something that is not a sleeper (found by t/hostile/02-wrong-self.lua).
 --
 -- The metatable is exported, so __gc is an ordinary Lua-callable
 -- function: it used lua_touserdata without a check and stopped a

@@ -1,6 +1,6 @@
--- t/issue-005-streams-gc-self.t - Stream.__gc, Server.__gc and
--- SendFile.__gc called from Lua with the wrong object (issue 5, hostile
--- cases 1 and 2).
+-- t/10-streams-gc-self.t - Stream.__gc, Server.__gc and SendFile.__gc
+-- called from Lua with the wrong object (found by the hostile cases
+-- t/hostile/01-type-matrix.lua and t/hostile/02-wrong-self.lua).
 --
 -- The metatables are exported (streams.Stream etc.), so __gc is callable
 -- like any method; it used lua_touserdata without a check and then

@@ -1,6 +1,7 @@
--- t/issue-005-write-lost-keeps-input.t - when a write finds the peer
--- gone, what the peer sent before it left is still readable (issue 5,
--- hostile case 15; DECISIONS 14).
+-- t/10-streams-tcp-keeps-input.t - when a write finds the peer gone,
+-- what the peer sent before it left is still readable (found by
+-- t/hostile/15-sigpipe.lua; README: "bytes that arrived before are not
+-- lost").
 --
 -- The stream closed its descriptor on EPIPE/ECONNRESET from write(),
 -- dropping the bytes still queued in the kernel: read() gave
