@@ -499,7 +499,7 @@ lem_traceback(lua_State *T)
 	unsigned int slot;
 	luaL_Buffer b;
 
-	int bare = lua_isnoneornil(T, 1);
+	int bare = lua_gettop(T) == 0;
 
 	lua_rawgeti(T, LUA_REGISTRYINDEX, traceback_ref);
 	lua_insert(T, 1);
@@ -510,8 +510,8 @@ lem_traceback(lua_State *T)
 	}
 	if (bare) {
 		/* no message: Lua's form starts with the header line */
+		lua_settop(T, 1);
 		lua_pushliteral(T, "");
-		lua_replace(T, 2);
 	}
 	if (lua_isnoneornil(T, 3)) {
 		lua_settop(T, 2);
