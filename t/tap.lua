@@ -204,11 +204,15 @@ function tap.tcp_pair()
 	return a, b, port
 end
 
--- the number of descriptors this process has open
+-- the number of descriptors this process has open.  Not through
+-- io.popen: its pipe's write end is closed only after the child has
+-- started, so ls would sometimes count it.  os.execute opens nothing
+-- here (the shell opens the output file).
 function tap.nfds()
-	local p = io.popen('ls /proc/' .. tap.pid() .. '/fd')
-	local n = select(2, p:read('*a'):gsub('\n', ''))
-	p:close()
+	local out = tap.tmpname('.fds')
+	os.execute('ls /proc/' .. tap.pid() .. '/fd > ' .. out)
+	local n = select(2, (tap.readfile(out) or ''):gsub('\n', ''))
+	os.remove(out)
 	return n
 end
 
