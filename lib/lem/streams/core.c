@@ -248,21 +248,30 @@ stream_connect_forget(struct stream *s)
 		connect_req_free(req);
 }
 
-/* port argument: a number 0-65535 or a service name */
+/*
+ * port argument: a number 0-65535, or a string.  A string that Lua reads
+ * as a number is that number, with the same check (tcp_listen(addr,
+ * '70000') raises as 70000 does); any other string is a service name.
+ */
 static const char *
 checkport(lua_State *T, int idx, char *buf, int *numeric)
 {
-	if (lua_type(T, idx) == LUA_TNUMBER) {
-		lua_Number p = lua_tonumber(T, idx);
+	lua_Number p;
 
-		if (!(p >= 0 && p <= 65535) || p != (lua_Number)(int)p)
-			luaL_argerror(T, idx, "port out of range");
-		snprintf(buf, 8, "%d", (int)p);
-		*numeric = 1;
-		return buf;
+	if (lua_type(T, idx) != LUA_TNUMBER) {
+		const char *name = luaL_checkstring(T, idx);
+
+		if (!lua_isnumber(T, idx)) {
+			*numeric = 0;
+			return name;
+		}
 	}
-	*numeric = 0;
-	return luaL_checkstring(T, idx);
+	p = lua_tonumber(T, idx);
+	if (!(p >= 0 && p <= 65535) || p != (lua_Number)(int)p)
+		luaL_argerror(T, idx, "port out of range");
+	snprintf(buf, 8, "%d", (int)p);
+	*numeric = 1;
+	return buf;
 }
 
 /*
@@ -467,6 +476,28 @@ error:
 	return -1;
 }
 
+/* the port number of a service name, for '*'; 0 or a getaddrinfo error */
+static int
+service_port(const char *name, int *port)
+{
+	struct addrinfo hints, *res;
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	rc = getaddrinfo(NULL, name, &hints, &res);
+	if (rc != 0)
+		return rc;
+	if (res->ai_family == AF_INET6)
+		*port = ntohs(((struct sockaddr_in6 *)res->ai_addr)->sin6_port);
+	else
+		*port = ntohs(((struct sockaddr_in *)res->ai_addr)->sin_port);
+	freeaddrinfo(res);
+	return 0;
+}
+
 /* streams.tcp_listen(address, port) */
 static int
 streams_tcp_listen(lua_State *T)
@@ -479,22 +510,32 @@ streams_tcp_listen(lua_State *T)
 
 	lua_settop(T, 2);
 	srv = server_new(T);
-	if (strcmp(addr, "*") == 0 && numeric) {
-		/* every address: one IPv6 socket taking IPv4 too, or IPv4 */
+	if (strcmp(addr, "*") == 0) {
+		/* every address: one IPv6 socket taking IPv4 too, or IPv4;
+		 * a service name is made a number first, so that it gets
+		 * the same socket as a number does */
 		struct sockaddr_in6 s6;
 		struct sockaddr_in s4;
+		int pnum;
 
+		if (numeric) {
+			pnum = atoi(port);
+		} else {
+			rc = service_port(port, &pnum);
+			if (rc != 0)
+				return lem_error(T, gai_strerror(rc));
+		}
 		memset(&s6, 0, sizeof(s6));
 		s6.sin6_family = AF_INET6;
 		s6.sin6_addr = in6addr_any;
-		s6.sin6_port = htons(atoi(port));
+		s6.sin6_port = htons(pnum);
 		fd = listen_on((struct sockaddr *)&s6, sizeof(s6), 1);
 		/* IPv4 alone only where the system has no IPv6 */
 		if (fd < 0 && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL)) {
 			memset(&s4, 0, sizeof(s4));
 			s4.sin_family = AF_INET;
 			s4.sin_addr.s_addr = htonl(INADDR_ANY);
-			s4.sin_port = htons(atoi(port));
+			s4.sin_port = htons(pnum);
 			fd = listen_on((struct sockaddr *)&s4, sizeof(s4), 0);
 		}
 		if (fd < 0)
@@ -505,9 +546,8 @@ streams_tcp_listen(lua_State *T)
 		memset(&hints, 0, sizeof(hints));
 		hints.ai_family = AF_UNSPEC;
 		hints.ai_socktype = SOCK_STREAM;
-		hints.ai_flags = AI_PASSIVE;
-		rc = getaddrinfo(strcmp(addr, "*") ? addr : NULL, port,
-				&hints, &res);
+		hints.ai_flags = AI_PASSIVE | (numeric ? AI_NUMERICSERV : 0);
+		rc = getaddrinfo(addr, port, &hints, &res);
 		if (rc != 0)
 			return lem_error(T, gai_strerror(rc));
 		for (ai = res; ai != NULL; ai = ai->ai_next) {
