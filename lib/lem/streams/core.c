@@ -21,14 +21,32 @@
 #include <sys/wait.h>
 #include <netinet/in.h>
 
+/*
+ * A string argument that the system gets as a C string (a path, a
+ * command, a host, a port): one with a zero byte inside would be cut
+ * there without a word ('/etc/passwd\0.txt' opened /etc/passwd), so it
+ * raises, with the same words everywhere.
+ */
+const char *
+streams_checkcstring(lua_State *T, int idx)
+{
+	size_t len;
+	const char *s = luaL_checklstring(T, idx, &len);
+
+	if (strlen(s) != len)
+		luaL_argerror(T, idx, "string contains a zero byte");
+	return s;
+}
+
 /* ------------------------------------------------------------ open */
 
 /* streams.open(path[, mode]) */
 static int
 streams_open(lua_State *T)
 {
-	const char *path = luaL_checkstring(T, 1);
-	const char *mode = luaL_optstring(T, 2, "r");
+	const char *path = streams_checkcstring(T, 1);
+	size_t mlen;
+	const char *mode = luaL_optlstring(T, 2, "r", &mlen);
 	const char *m = mode;
 	int flags, fd;
 	unsigned char sf = 0;
@@ -47,7 +65,7 @@ streams_open(lua_State *T)
 	}
 	if (*m == 'b')
 		m++;
-	if (*m != '\0')
+	if (m != mode + mlen)   /* more, or a zero byte and more */
 		return luaL_argerror(T, 2, "invalid mode");
 	lua_settop(T, 2);
 	s = stream_new(T);      /* closed until the descriptor is there */
@@ -151,14 +169,15 @@ child_exec(const char *cmd, int fd, int target)
 static int
 streams_popen(lua_State *T)
 {
-	const char *cmd = luaL_checkstring(T, 1);
-	const char *mode = luaL_optstring(T, 2, "r");
+	const char *cmd = streams_checkcstring(T, 1);
+	size_t mlen;
+	const char *mode = luaL_optlstring(T, 2, "r", &mlen);
 	struct stream *s;
 	struct child *c;
 	int fds[2], reading, err;
 	pid_t pid;
 
-	if ((mode[0] != 'r' && mode[0] != 'w') ||
+	if ((mode[0] != 'r' && mode[0] != 'w') || strlen(mode) != mlen ||
 			(mode[1] != '\0' && (mode[1] != 'b' || mode[2] != '\0')))
 		return luaL_argerror(T, 2, "invalid mode");
 	reading = mode[0] == 'r';
@@ -259,7 +278,8 @@ checkport(lua_State *T, int idx, char *buf, int *numeric)
 	lua_Number p;
 
 	if (lua_type(T, idx) != LUA_TNUMBER) {
-		const char *name = luaL_checkstring(T, idx);
+		/* before lua_isnumber, which would read '80\0x' as 80 */
+		const char *name = streams_checkcstring(T, idx);
 
 		if (!lua_isnumber(T, idx)) {
 			*numeric = 0;
@@ -390,7 +410,7 @@ resolve_done(struct lem_async *a)
 static int
 streams_tcp_connect(lua_State *T)
 {
-	const char *host = luaL_checkstring(T, 1);
+	const char *host = streams_checkcstring(T, 1);
 	char pbuf[8];
 	int numeric, rc, n, ret;
 	const char *port = checkport(T, 2, pbuf, &numeric);
@@ -502,7 +522,7 @@ service_port(const char *name, int *port)
 static int
 streams_tcp_listen(lua_State *T)
 {
-	const char *addr = luaL_checkstring(T, 1);
+	const char *addr = streams_checkcstring(T, 1);
 	char pbuf[8];
 	int numeric, fd = -1, err = EADDRNOTAVAIL, rc;
 	const char *port = checkport(T, 2, pbuf, &numeric);

@@ -24,7 +24,7 @@
 int
 streams_sendfile(lua_State *T)
 {
-	const char *path = luaL_checkstring(T, 1);
+	const char *path = streams_checkcstring(T, 1);
 	struct sfile *f;
 	struct stat st;
 	int fd, fl, err;
