@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/un.h>
 #include <netinet/in.h>
 
 /*
@@ -39,6 +40,37 @@ streams_checkcstring(lua_State *T, int idx)
 }
 
 /* ------------------------------------------------------------ open */
+
+/*
+ * A named Unix-domain socket cannot be opened, only connected to.  The
+ * stream reads and writes whatever the mode says.  An AF_UNIX connect()
+ * does not wait on Linux: it succeeds or fails at once (EAGAIN when the
+ * listener's backlog is full), so a connect that is not done at once is
+ * reported as the system's error instead of being waited for.
+ */
+static int
+open_unix(lua_State *T, struct stream *s, const char *path)
+{
+	struct sockaddr_un sa;
+	size_t len = strlen(path);
+	int fd, err;
+
+	if (len >= sizeof(sa.sun_path))
+		return lem_strerror(T, ENAMETOOLONG);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, len + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return lem_strerror(T, errno);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err = errno;
+		close(fd);
+		return lem_strerror(T, err);
+	}
+	stream_setfd(s, fd, 0);
+	return 1;
+}
 
 /* streams.open(path[, mode]) */
 static int
@@ -71,8 +103,16 @@ streams_open(lua_State *T)
 	s = stream_new(T);      /* closed until the descriptor is there */
 	/* non-blocking from the start: a FIFO without a reader says ENXIO */
 	fd = open(path, flags | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0666);
-	if (fd < 0)
-		return lem_strerror(T, errno);
+	if (fd < 0) {
+		int err = errno;
+
+		/* a socket says ENXIO (Linux) or EOPNOTSUPP (BSD), as does
+		 * a FIFO without a reader: stat() tells them apart */
+		if ((err == ENXIO || err == EOPNOTSUPP) &&
+				stat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+			return open_unix(T, s, path);
+		return lem_strerror(T, err);
+	}
 	if (fstat(fd, &st) < 0) {
 		int err = errno;
 
