@@ -663,12 +663,23 @@ streams_unload(lua_State *T)
 int
 luaopen_lem_streams(lua_State *T)
 {
-	lua_newuserdata(T, 1);
-	lua_newtable(T);
-	lua_pushcfunction(T, streams_unload);
-	lua_setfield(T, -2, "__gc");
-	lua_setmetatable(T, -2);
-	lua_setfield(T, LUA_REGISTRYINDEX, "lem.streams.unload");
+	/*
+	 * One sentinel for the whole life of the Lua state.  A second load
+	 * (package.loaded['lem.streams'] = nil; require 'lem.streams') runs
+	 * this again in the same loaded library, whose children and SIGCHLD
+	 * watcher go on: replacing the sentinel would let the collector run
+	 * the old one, which would drop the children still running.
+	 */
+	lua_getfield(T, LUA_REGISTRYINDEX, "lem.streams.unload");
+	if (lua_isnil(T, -1)) {
+		lua_newuserdata(T, 1);
+		lua_newtable(T);
+		lua_pushcfunction(T, streams_unload);
+		lua_setfield(T, -2, "__gc");
+		lua_setmetatable(T, -2);
+		lua_setfield(T, LUA_REGISTRYINDEX, "lem.streams.unload");
+	}
+	lua_pop(T, 1);
 
 	lua_newtable(T);
 	luaL_register(T, NULL, streams_functions);
