@@ -15,9 +15,11 @@ local function sleep(t) utils.sleeper():sleep(t) end
 -- start an example on port 0 (the system picks a free one, which the
 -- banner reports); returns the port, its output, pid and banner
 local function start(name, extra)
-	local p = assert(streams.popen('exec 2>&1; ' .. tap.quote(tap.lem) .. ' ' ..
-		examples .. '/' .. name .. ' 0 ' .. (extra or '') ..
-		' & echo $!; wait'))
+	-- the shell says its pid, then becomes the example: the pid line
+	-- always comes first
+	local p = assert(streams.popen('exec 2>&1; echo $$; exec ' ..
+		tap.quote(tap.lem) .. ' ' .. examples .. '/' .. name .. ' 0 ' ..
+		(extra or '')))
 	local pid = tonumber(p:read('*l'))
 	local banner = p:read('*l')
 	local port = tonumber(banner and banner:match('port (%d+)'))
