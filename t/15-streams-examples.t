@@ -3,7 +3,7 @@ local tap = dofile((arg[0]:match('^(.*)/') or '.') .. '/tap.lua')
 local utils = require 'lem.utils'
 local streams = require 'lem.streams'
 
-tap.plan(10, 60)
+tap.plan(17, 60)
 
 local nfds = tap.nfds
 streams.popen('true'):close()
@@ -63,12 +63,38 @@ port, p, pid, banner = start('fileserver.lua', dir)
 tap.like(banner, 'serving', 'fileserver.lua starts')
 c = assert(streams.tcp_connect('127.0.0.1', port))
 c:write('GET /f.bin HTTP/1.1\r\nHost: x\r\n\r\n')
-local resp = c:read('*a')
+local resp, body = c:read('*a')
 tap.ok(resp:find('^HTTP/1.1 200') and resp:sub(-#content) == content and
 	resp:find('Content%-Length: 1000000'), 'fileserver.lua serves a file', resp:sub(1, 100))
 c = assert(streams.tcp_connect('127.0.0.1', port))
 c:write('GET /missing HTTP/1.1\r\n\r\n')
 tap.like(c:read('*a'), '^HTTP/1.1 404', '... and says 404 for a missing one')
+-- one request on a new connection: the whole answer, and what follows
+-- the header
+local function ask(req)
+	local x = assert(streams.tcp_connect('127.0.0.1', port))
+	x:write(req)
+	local r = x:read('*a') or ''
+	return r, r:match('\r\n\r\n(.*)$')
+end
+resp, body = ask('HEAD /missing HTTP/1.1\r\nHost: x\r\n\r\n')
+tap.ok(resp:find('^HTTP/1.1 404') and resp:find('Content%-Length: %d+\r\n') and
+	body == '', 'HEAD of a missing file: 404 without a body', resp)
+resp, body = ask('HEAD /../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n')
+tap.ok(resp:find('^HTTP/1.1 403') and body == '', 'HEAD with ..: 403 without a body', resp)
+resp, body = ask('HEAD /f.bin HTTP/1.1\r\nHost: x\r\n\r\n')
+tap.ok(resp:find('^HTTP/1.1 200') and resp:find('Content%-Length: 1000000\r\n') and
+	body == '', 'HEAD of a file: 200, its length, no body', resp)
+resp, body = ask('POST /f.bin HTTP/1.1\r\nHost: x\r\n\r\n')
+tap.ok(resp:find('^HTTP/1.1 405') and resp:find('\r\nAllow: GET, HEAD\r\n') and
+	body ~= '', '405 says Allow: GET, HEAD', resp)
+os.execute('mkfifo ' .. dir .. '/fifo')
+resp = ask('GET /fifo HTTP/1.1\r\nHost: x\r\n\r\n')
+tap.like(resp, '^HTTP/1.1 403', 'GET of a FIFO: 403 at once, the server does not freeze')
+resp = ask('GET /f\0.bin HTTP/1.1\r\nHost: x\r\n\r\n')
+tap.like(resp, '^HTTP/1.1 400', 'a zero byte in the path: 400')
+resp = ask('GET /f.bin HTTP/1.1\r\nHost: x\r\n\r\n')
+tap.ok(resp:sub(-#content) == content, '... and the server still serves files')
 stop(p, pid)
 os.execute('rm -rf ' .. dir)
 collectgarbage() collectgarbage()
