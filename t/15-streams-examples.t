@@ -3,7 +3,7 @@ local tap = dofile((arg[0]:match('^(.*)/') or '.') .. '/tap.lua')
 local utils = require 'lem.utils'
 local streams = require 'lem.streams'
 
-tap.plan(17, 60)
+tap.plan(21, 60)
 
 local nfds = tap.nfds
 streams.popen('true'):close()
@@ -51,6 +51,35 @@ b:read('*l')
 tap.like(a:read('*l'), 'user2 joined', 'the first user hears of the second')
 b:write('hi there\n')
 tap.is(a:read('*l'), 'user2: hi there\n', 'a line from one user reaches the other')
+-- a third user stops reading; user2 talks, user1 reads each line before
+-- the next is sent (so user1 is never behind), until user3 is dropped
+local slow = assert(streams.tcp_connect('127.0.0.1', port))
+slow:read('*l')
+tap.like(a:read('*l'), 'user3 joined', 'a third user joins')
+local line = string.rep('x', 4000) .. '\n'
+local dropped, lines = false, 0
+for _ = 1, 20000 do
+	b:write(line)
+	lines = lines + 1
+	local got
+	repeat
+		got = a:read('*l')
+		if got and got:find('^%* user3 was disconnected') then dropped = true end
+	until not got or got:find('^user2: ')
+	if dropped or not got then break end
+end
+tap.ok(dropped, 'a user who stops reading is disconnected (after ' ..
+	lines .. ' lines of 4 kB)')
+if dropped then
+	-- what the kernel had buffered for it, then the end
+	local rest = slow:read('*a')
+	tap.ok(rest and slow:closed(), '... its connection is closed by the server')
+else
+	tap.skip(1, 'not disconnected')
+end
+slow:close()
+b:write('after that\n')
+tap.is(a:read('*l'), 'user2: after that\n', '... and the others go on talking')
 a:close() b:close()
 stop(p, pid)
 
