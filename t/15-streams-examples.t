@@ -3,7 +3,7 @@ local tap = dofile((arg[0]:match('^(.*)/') or '.') .. '/tap.lua')
 local utils = require 'lem.utils'
 local streams = require 'lem.streams'
 
-tap.plan(21, 60)
+tap.plan(25, 60)
 
 local nfds = tap.nfds
 streams.popen('true'):close()
@@ -18,8 +18,8 @@ local function start(name, extra)
 	-- the shell says its pid, then becomes the example: the pid line
 	-- always comes first
 	local p = assert(streams.popen('exec 2>&1; echo $$; exec ' ..
-		tap.quote(tap.lem) .. ' ' .. examples .. '/' .. name .. ' 0 ' ..
-		(extra or '')))
+		tap.quote(tap.lem) .. ' ' .. (name:find('/') and name or
+		examples .. '/' .. name) .. ' 0 ' .. (extra or '')))
 	local pid = tonumber(p:read('*l'))
 	local banner = p:read('*l')
 	local port = tonumber(banner and banner:match('port (%d+)'))
@@ -126,6 +126,56 @@ resp = ask('GET /f.bin HTTP/1.1\r\nHost: x\r\n\r\n')
 tap.ok(resp:sub(-#content) == content, '... and the server still serves files')
 stop(p, pid)
 os.execute('rm -rf ' .. dir)
+
+-- bench/w1_http/lem.lua and HTTP/1.0
+port, p, pid, banner = start(tap.dir .. '/../bench/w1_http/lem.lua')
+tap.like(banner, 'w1 lem on port', 'the W1 server starts')
+-- read('*a') on c, but interrupted if the server never closes (so that
+-- the test fails instead of hanging)
+local function read_to_end(x)
+	local guard = utils.sleeper()
+	utils.spawn(function()
+		if guard:sleep(20 * tap.slow) == nil and x:busy() then x:interrupt() end
+	end)
+	local r, err = x:read('*a')
+	guard:wakeup()
+	return r, err
+end
+-- one answer: the header, then Content-Length bytes
+local function answer(x)
+	local head, len = {}, nil
+	repeat
+		local l = x:read('*l')
+		if not l then return nil end
+		head[#head + 1] = l
+		len = tonumber(l:match('^Content%-Length: (%d+)')) or len
+	until l == '\r\n'
+	return table.concat(head), len and x:read(len)
+end
+c = assert(streams.tcp_connect('127.0.0.1', port))
+c:write('GET / HTTP/1.0\r\nHost: x\r\n\r\n')
+resp = read_to_end(c)
+tap.ok(resp and resp:find('^HTTP/1.1 200') and resp:find('Hello, World!\n$') and
+	not resp:find('[Kk]eep%-[Aa]live'), 'HTTP/1.0 without keep-alive: one answer, then the connection closes', resp)
+c:close()
+c = assert(streams.tcp_connect('127.0.0.1', port))
+c:write('GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n')
+local head, b1 = answer(c)
+c:write('GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n')
+local _, b2 = answer(c)
+tap.ok(head and head:find('\r\nConnection: keep%-alive\r\n') and
+	b1 == 'Hello, World!\n' and b2 == b1,
+	'HTTP/1.0 asking for keep-alive: the answer says so, the connection stays', head)
+c:close()
+c = assert(streams.tcp_connect('127.0.0.1', port))
+c:write('GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+head, b1 = answer(c)
+resp = read_to_end(c)
+tap.ok(head and not head:find('Connection') and b1 == 'Hello, World!\n' and
+	resp and resp:find('\r\nConnection: close\r\n') and resp:find('Hello, World!\n$'),
+	'HTTP/1.1: kept alive, closed after a request with Connection: close', resp)
+c:close()
+stop(p, pid)
 collectgarbage() collectgarbage()
 -- give the loop a few turns to finish closing what was closed
 local n = nfds()
