@@ -19,16 +19,66 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/un.h>
 #include <netinet/in.h>
 
+/*
+ * A string argument that the system gets as a C string (a path, a
+ * command, a host, a port): one with a zero byte inside would be cut
+ * there without a word ('/etc/passwd\0.txt' opened /etc/passwd), so it
+ * raises, with the same words everywhere.
+ */
+const char *
+streams_checkcstring(lua_State *T, int idx)
+{
+	size_t len;
+	const char *s = luaL_checklstring(T, idx, &len);
+
+	if (strlen(s) != len)
+		luaL_argerror(T, idx, "string contains a zero byte");
+	return s;
+}
+
 /* ------------------------------------------------------------ open */
+
+/*
+ * A named Unix-domain socket cannot be opened, only connected to.  The
+ * stream reads and writes whatever the mode says.  An AF_UNIX connect()
+ * does not wait on Linux: it succeeds or fails at once (EAGAIN when the
+ * listener's backlog is full), so a connect that is not done at once is
+ * reported as the system's error instead of being waited for.
+ */
+static int
+open_unix(lua_State *T, struct stream *s, const char *path)
+{
+	struct sockaddr_un sa;
+	size_t len = strlen(path);
+	int fd, err;
+
+	if (len >= sizeof(sa.sun_path))
+		return lem_strerror(T, ENAMETOOLONG);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, len + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return lem_strerror(T, errno);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err = errno;
+		close(fd);
+		return lem_strerror(T, err);
+	}
+	stream_setfd(s, fd, 0);
+	return 1;
+}
 
 /* streams.open(path[, mode]) */
 static int
 streams_open(lua_State *T)
 {
-	const char *path = luaL_checkstring(T, 1);
-	const char *mode = luaL_optstring(T, 2, "r");
+	const char *path = streams_checkcstring(T, 1);
+	size_t mlen;
+	const char *mode = luaL_optlstring(T, 2, "r", &mlen);
 	const char *m = mode;
 	int flags, fd;
 	unsigned char sf = 0;
@@ -47,14 +97,22 @@ streams_open(lua_State *T)
 	}
 	if (*m == 'b')
 		m++;
-	if (*m != '\0')
+	if (m != mode + mlen)   /* more, or a zero byte and more */
 		return luaL_argerror(T, 2, "invalid mode");
 	lua_settop(T, 2);
 	s = stream_new(T);      /* closed until the descriptor is there */
 	/* non-blocking from the start: a FIFO without a reader says ENXIO */
 	fd = open(path, flags | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0666);
-	if (fd < 0)
-		return lem_strerror(T, errno);
+	if (fd < 0) {
+		int err = errno;
+
+		/* a socket says ENXIO (Linux) or EOPNOTSUPP (BSD), as does
+		 * a FIFO without a reader: stat() tells them apart */
+		if ((err == ENXIO || err == EOPNOTSUPP) &&
+				stat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+			return open_unix(T, s, path);
+		return lem_strerror(T, err);
+	}
 	if (fstat(fd, &st) < 0) {
 		int err = errno;
 
@@ -151,14 +209,15 @@ child_exec(const char *cmd, int fd, int target)
 static int
 streams_popen(lua_State *T)
 {
-	const char *cmd = luaL_checkstring(T, 1);
-	const char *mode = luaL_optstring(T, 2, "r");
+	const char *cmd = streams_checkcstring(T, 1);
+	size_t mlen;
+	const char *mode = luaL_optlstring(T, 2, "r", &mlen);
 	struct stream *s;
 	struct child *c;
 	int fds[2], reading, err;
 	pid_t pid;
 
-	if ((mode[0] != 'r' && mode[0] != 'w') ||
+	if ((mode[0] != 'r' && mode[0] != 'w') || strlen(mode) != mlen ||
 			(mode[1] != '\0' && (mode[1] != 'b' || mode[2] != '\0')))
 		return luaL_argerror(T, 2, "invalid mode");
 	reading = mode[0] == 'r';
@@ -248,21 +307,31 @@ stream_connect_forget(struct stream *s)
 		connect_req_free(req);
 }
 
-/* port argument: a number 0-65535 or a service name */
+/*
+ * port argument: a number 0-65535, or a string.  A string that Lua reads
+ * as a number is that number, with the same check (tcp_listen(addr,
+ * '70000') raises as 70000 does); any other string is a service name.
+ */
 static const char *
 checkport(lua_State *T, int idx, char *buf, int *numeric)
 {
-	if (lua_type(T, idx) == LUA_TNUMBER) {
-		lua_Number p = lua_tonumber(T, idx);
+	lua_Number p;
 
-		if (!(p >= 0 && p <= 65535) || p != (lua_Number)(int)p)
-			luaL_argerror(T, idx, "port out of range");
-		snprintf(buf, 8, "%d", (int)p);
-		*numeric = 1;
-		return buf;
+	if (lua_type(T, idx) != LUA_TNUMBER) {
+		/* before lua_isnumber, which would read '80\0x' as 80 */
+		const char *name = streams_checkcstring(T, idx);
+
+		if (!lua_isnumber(T, idx)) {
+			*numeric = 0;
+			return name;
+		}
 	}
-	*numeric = 0;
-	return luaL_checkstring(T, idx);
+	p = lua_tonumber(T, idx);
+	if (!(p >= 0 && p <= 65535) || p != (lua_Number)(int)p)
+		luaL_argerror(T, idx, "port out of range");
+	snprintf(buf, 8, "%d", (int)p);
+	*numeric = 1;
+	return buf;
 }
 
 /*
@@ -381,7 +450,7 @@ resolve_done(struct lem_async *a)
 static int
 streams_tcp_connect(lua_State *T)
 {
-	const char *host = luaL_checkstring(T, 1);
+	const char *host = streams_checkcstring(T, 1);
 	char pbuf[8];
 	int numeric, rc, n, ret;
 	const char *port = checkport(T, 2, pbuf, &numeric);
@@ -467,11 +536,33 @@ error:
 	return -1;
 }
 
+/* the port number of a service name, for '*'; 0 or a getaddrinfo error */
+static int
+service_port(const char *name, int *port)
+{
+	struct addrinfo hints, *res;
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	rc = getaddrinfo(NULL, name, &hints, &res);
+	if (rc != 0)
+		return rc;
+	if (res->ai_family == AF_INET6)
+		*port = ntohs(((struct sockaddr_in6 *)res->ai_addr)->sin6_port);
+	else
+		*port = ntohs(((struct sockaddr_in *)res->ai_addr)->sin_port);
+	freeaddrinfo(res);
+	return 0;
+}
+
 /* streams.tcp_listen(address, port) */
 static int
 streams_tcp_listen(lua_State *T)
 {
-	const char *addr = luaL_checkstring(T, 1);
+	const char *addr = streams_checkcstring(T, 1);
 	char pbuf[8];
 	int numeric, fd = -1, err = EADDRNOTAVAIL, rc;
 	const char *port = checkport(T, 2, pbuf, &numeric);
@@ -479,22 +570,32 @@ streams_tcp_listen(lua_State *T)
 
 	lua_settop(T, 2);
 	srv = server_new(T);
-	if (strcmp(addr, "*") == 0 && numeric) {
-		/* every address: one IPv6 socket taking IPv4 too, or IPv4 */
+	if (strcmp(addr, "*") == 0) {
+		/* every address: one IPv6 socket taking IPv4 too, or IPv4;
+		 * a service name is made a number first, so that it gets
+		 * the same socket as a number does */
 		struct sockaddr_in6 s6;
 		struct sockaddr_in s4;
+		int pnum;
 
+		if (numeric) {
+			pnum = atoi(port);
+		} else {
+			rc = service_port(port, &pnum);
+			if (rc != 0)
+				return lem_error(T, gai_strerror(rc));
+		}
 		memset(&s6, 0, sizeof(s6));
 		s6.sin6_family = AF_INET6;
 		s6.sin6_addr = in6addr_any;
-		s6.sin6_port = htons(atoi(port));
+		s6.sin6_port = htons(pnum);
 		fd = listen_on((struct sockaddr *)&s6, sizeof(s6), 1);
 		/* IPv4 alone only where the system has no IPv6 */
 		if (fd < 0 && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL)) {
 			memset(&s4, 0, sizeof(s4));
 			s4.sin_family = AF_INET;
 			s4.sin_addr.s_addr = htonl(INADDR_ANY);
-			s4.sin_port = htons(atoi(port));
+			s4.sin_port = htons(pnum);
 			fd = listen_on((struct sockaddr *)&s4, sizeof(s4), 0);
 		}
 		if (fd < 0)
@@ -505,9 +606,8 @@ streams_tcp_listen(lua_State *T)
 		memset(&hints, 0, sizeof(hints));
 		hints.ai_family = AF_UNSPEC;
 		hints.ai_socktype = SOCK_STREAM;
-		hints.ai_flags = AI_PASSIVE;
-		rc = getaddrinfo(strcmp(addr, "*") ? addr : NULL, port,
-				&hints, &res);
+		hints.ai_flags = AI_PASSIVE | (numeric ? AI_NUMERICSERV : 0);
+		rc = getaddrinfo(addr, port, &hints, &res);
 		if (rc != 0)
 			return lem_error(T, gai_strerror(rc));
 		for (ai = res; ai != NULL; ai = ai->ai_next) {
@@ -563,12 +663,23 @@ streams_unload(lua_State *T)
 int
 luaopen_lem_streams(lua_State *T)
 {
-	lua_newuserdata(T, 1);
-	lua_newtable(T);
-	lua_pushcfunction(T, streams_unload);
-	lua_setfield(T, -2, "__gc");
-	lua_setmetatable(T, -2);
-	lua_setfield(T, LUA_REGISTRYINDEX, "lem.streams.unload");
+	/*
+	 * One sentinel for the whole life of the Lua state.  A second load
+	 * (package.loaded['lem.streams'] = nil; require 'lem.streams') runs
+	 * this again in the same loaded library, whose children and SIGCHLD
+	 * watcher go on: replacing the sentinel would let the collector run
+	 * the old one, which would drop the children still running.
+	 */
+	lua_getfield(T, LUA_REGISTRYINDEX, "lem.streams.unload");
+	if (lua_isnil(T, -1)) {
+		lua_newuserdata(T, 1);
+		lua_newtable(T);
+		lua_pushcfunction(T, streams_unload);
+		lua_setfield(T, -2, "__gc");
+		lua_setmetatable(T, -2);
+		lua_setfield(T, LUA_REGISTRYINDEX, "lem.streams.unload");
+	}
+	lua_pop(T, 1);
 
 	lua_newtable(T);
 	luaL_register(T, NULL, streams_functions);

@@ -12,14 +12,22 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-/* streams.sendfile(path) */
+/*
+ * streams.sendfile(path)
+ *
+ * Only regular files: a FIFO would block the whole program in open()
+ * until a writer came, and opening a device can have effects of its own
+ * (a tape rewinds, a modem line is raised).  stat() first refuses them
+ * without opening anything; O_NONBLOCK covers a path that is replaced
+ * by a FIFO between stat() and open(), and fstat() has the last word.
+ */
 int
 streams_sendfile(lua_State *T)
 {
-	const char *path = luaL_checkstring(T, 1);
+	const char *path = streams_checkcstring(T, 1);
 	struct sfile *f;
 	struct stat st;
-	int fd, err;
+	int fd, fl, err;
 
 	lua_settop(T, 1);
 	f = lua_newuserdata(T, sizeof(struct sfile));
@@ -27,20 +35,32 @@ streams_sendfile(lua_State *T)
 	f->users = 0;
 	luaL_getmetatable(T, SENDFILE_MT);
 	lua_setmetatable(T, -2);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (stat(path, &st) < 0)
+		return lem_strerror(T, errno);
+	if (!S_ISREG(st.st_mode))
+		return lem_error(T, "not a regular file");
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return lem_strerror(T, errno);
 	if (fstat(fd, &st) < 0) {
 		err = errno;
-		close(fd);
-		return lem_strerror(T, err);
+		goto error;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
 		return lem_error(T, "not a regular file");
 	}
+	/* the file is read with pread() and sendfile(): no O_NONBLOCK */
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		err = errno;
+		goto error;
+	}
 	f->fd = fd;
 	return 1;
+error:
+	close(fd);
+	return lem_strerror(T, err);
 }
 
 /* The methods carry the metatable as upvalue 1 (see lem_checkudata). */

@@ -621,13 +621,17 @@ stream_read(lua_State *T)
 		break;
 	}
 	case LUA_TSTRING: {
-		const char *m = lua_tostring(T, 2);
+		size_t ml;
+		const char *m = lua_tolstring(T, 2, &ml);
 
-		if (*m == '*')
+		if (*m == '*') {
 			m++;
-		if (m[0] == 'a' && m[1] == '\0')
+			ml--;
+		}
+		/* by length: '*l\0x' is no mode either */
+		if (ml == 1 && m[0] == 'a')
 			op = OP_READ_ALL;
-		else if (m[0] == 'l' && m[1] == '\0')
+		else if (ml == 1 && m[0] == 'l')
 			op = OP_READ_LINE;
 		else
 			return luaL_argerror(T, 2, "invalid mode");

@@ -95,6 +95,7 @@ void stream_io_cb(EV_P_ struct ev_io *w, int revents);
 void stream_open_methods(lua_State *T);
 
 /* core.c */
+const char *streams_checkcstring(lua_State *T, int idx);
 int stream_connect_step(lua_State *T, struct stream *s);
 void stream_connect_forget(struct stream *s);
 
