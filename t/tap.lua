@@ -154,6 +154,11 @@ function tap.fails(pattern, desc, f, ...)
 		'got: ' .. show(ok) .. ', ' .. show(err) .. '\nwant error: ' .. pattern)
 end
 
+-- how many checks ran, and how many of them failed
+function tap.counts()
+	return count, failed
+end
+
 function tap.skip(n, why)
 	for _ = 1, n do
 		count = count + 1
