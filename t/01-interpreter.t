@@ -1,5 +1,5 @@
 -- t/01-interpreter.t - the lem command line: options, arg, exit status,
--- error reports, output, signals (SPEC "Usage", DECISIONS 1-8)
+-- error reports, output, signals (README "Running scripts")
 local tap = dofile((arg[0]:match('^(.*)/') or '.') .. '/tap.lua')
 local utils = require 'lem.utils'
 local sh, lemrun, q = tap.sh, tap.lemrun, tap.quote

@@ -37,7 +37,7 @@ tap.ok(ran, 'other coroutines ran while it was suspended')
 
 -- through pcall
 local ok, v = pcall(capi.double_later, 5, 0)
-tap.ok(ok and v == 10, 'a module call can suspend inside pcall')
+tap.same({ ok, v }, { true, 10 }, 'a module call can suspend inside pcall')
 
 -- lem_newthread
 local s = utils.sleeper()
@@ -50,7 +50,7 @@ for i = 1, 8 do
 	utils.spawn(function() t[i] = capi.sum(1000 * i) n = n + 1 if n == 8 then s:wakeup() end end)
 end
 s:sleep(10)
-tap.ok(t[1] == 500500 and t[8] == 8000 * 8001 / 2, 'lem_async_run computes in worker threads')
+tap.same({ t[1], t[8] }, { 500500, 8000 * 8001 / 2 }, 'lem_async_run computes in worker threads')
 
 -- suspending where it cannot: error, nothing armed
 ok, v = pcall(table.sort, { 2, 1 }, function(a, b) capi.double_later(1, 0.01) return a < b end)
