@@ -33,25 +33,25 @@ end)
 local file = tap.writefile(tap.tmpname(), 'data')
 
 tap.like(raised(function() return streams.open('/etc/passwd\0.txt') end),
-	"bad argument #1 to 'open'" .. ZERO, "open('/etc/passwd\\0.txt') raises")
+	"bad argument #1 to '[%w_?]+'" .. ZERO, "open('/etc/passwd\\0.txt') raises")
 tap.like(raised(function() return streams.open(file .. '\0', 'r') end),
-	"bad argument #1 to 'open'" .. ZERO, '... also with the zero byte last')
+	"bad argument #1 to '[%w_?]+'" .. ZERO, '... also with the zero byte last')
 tap.like(raised(function() return streams.popen('true\0 never run') end),
-	"bad argument #1 to 'popen'" .. ZERO, "popen('true\\0...') raises")
+	"bad argument #1 to '[%w_?]+'" .. ZERO, "popen('true\\0...') raises")
 tap.like(raised(function() return streams.sendfile(file .. '\0.txt') end),
-	"bad argument #1 to 'sendfile'" .. ZERO, 'sendfile(path) with a zero byte raises')
+	"bad argument #1 to '[%w_?]+'" .. ZERO, 'sendfile(path) with a zero byte raises')
 tap.like(raised(function() return streams.tcp_connect('127.0.0.1\0x', port) end),
-	"bad argument #1 to 'tcp_connect'" .. ZERO, 'tcp_connect host with a zero byte raises')
+	"bad argument #1 to '[%w_?]+'" .. ZERO, 'tcp_connect host with a zero byte raises')
 tap.like(raised(function() return streams.tcp_connect('127.0.0.1', port .. '\0x') end),
-	"bad argument #2 to 'tcp_connect'" .. ZERO, 'tcp_connect port with a zero byte raises')
+	"bad argument #2 to '[%w_?]+'" .. ZERO, 'tcp_connect port with a zero byte raises')
 tap.like(raised(function() return streams.tcp_connect('127.0.0.1', 'http\0') end),
-	"bad argument #2 to 'tcp_connect'" .. ZERO, '... also a service name')
+	"bad argument #2 to '[%w_?]+'" .. ZERO, '... also a service name')
 tap.like(raised(function() return streams.tcp_listen('127.0.0.1\0x', 0) end),
-	"bad argument #1 to 'tcp_listen'" .. ZERO, 'tcp_listen address with a zero byte raises')
+	"bad argument #1 to '[%w_?]+'" .. ZERO, 'tcp_listen address with a zero byte raises')
 tap.like(raised(function() return streams.tcp_listen('*\0', 0) end),
-	"bad argument #1 to 'tcp_listen'" .. ZERO, "... also '*\\0'")
+	"bad argument #1 to '[%w_?]+'" .. ZERO, "... also '*\\0'")
 tap.like(raised(function() return streams.tcp_listen('127.0.0.1', '0\0x') end),
-	"bad argument #2 to 'tcp_listen'" .. ZERO, 'tcp_listen port with a zero byte raises')
+	"bad argument #2 to '[%w_?]+'" .. ZERO, 'tcp_listen port with a zero byte raises')
 
 -- modes
 tap.like(raised(function() return streams.open(file, 'r\0w') end),
