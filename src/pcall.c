@@ -630,6 +630,18 @@ pcall_init(void)
 	}
 	lua_pop(L, 1);
 
+	/*
+	 * C modules stay loaded until the process ends: objects made by a
+	 * __gc metamethod while the state closes are finalized after the
+	 * library handles (LuaJIT), and would call into unmapped code.
+	 */
+	lua_getfield(L, LUA_REGISTRYINDEX, "_LOADLIB");
+	if (lua_istable(L, -1)) {
+		lua_pushnil(L);
+		lua_setfield(L, -2, "__gc");
+	}
+	lua_pop(L, 1);
+
 	/* coroutine.resume must not touch the coroutines lem runs */
 	lua_getglobal(L, "coroutine");
 	lua_getfield(L, -1, "resume");

@@ -19,10 +19,75 @@
  */
 #define BUF_MIN 64
 
+/*
+ * Every block of storage is on one list, headed by a struct blk: a
+ * buffer whose owner is never finalized (a stream made by a __gc
+ * metamethod while Lua 5.1 closes its state) is still found and freed by
+ * lem_buf_release_all().
+ */
+struct blk {
+	struct blk *next, *prev;
+	double align_;          /* keeps the bytes after it aligned */
+};
+static struct blk blocks = { &blocks, &blocks, 0 };
+
+#define BLK(mem) ((struct blk *)(mem) - 1)
+
+static void
+blk_link(struct blk *k)
+{
+	k->next = blocks.next;
+	k->prev = &blocks;
+	blocks.next->prev = k;
+	blocks.next = k;
+}
+
+static void
+blk_unlink(struct blk *k)
+{
+	k->prev->next = k->next;
+	k->next->prev = k->prev;
+}
+
+static char *
+blk_realloc(char *mem, size_t size)
+{
+	struct blk *k = mem ? BLK(mem) : NULL, *nk;
+
+	if (size > (size_t)-1 - sizeof(struct blk))
+		return NULL;
+	if (k != NULL)
+		blk_unlink(k);
+	nk = realloc(k, sizeof(struct blk) + size);
+	if (nk == NULL) {
+		if (k != NULL)
+			blk_link(k);
+		return NULL;
+	}
+	blk_link(nk);
+	return (char *)(nk + 1);
+}
+
+void
+lem_buf_release_all(void)
+{
+	while (blocks.next != &blocks) {
+		struct blk *k = blocks.next;
+
+		blk_unlink(k);
+		free(k);
+	}
+}
+
 void
 lem_buf_free(struct lem_buf *b)
 {
-	free(b->mem);
+	if (b->mem != NULL) {
+		struct blk *k = BLK(b->mem);
+
+		blk_unlink(k);
+		free(k);
+	}
 	b->mem = NULL;
 	b->start = b->end = b->cap = 0;
 }
@@ -57,7 +122,7 @@ lem_buf_space(struct lem_buf *b, size_t want, size_t *avail)
 	if (b->start > 0 && len > 0) {
 		memmove(b->mem, b->mem + b->start, len);
 	}
-	nmem = realloc(b->mem, ncap);
+	nmem = blk_realloc(b->mem, ncap);
 	if (nmem == NULL) {
 		if (b->start > 0) {
 			/* the bytes moved down: keep the struct consistent */

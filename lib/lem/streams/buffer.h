@@ -43,6 +43,9 @@ lem_buf_data(const struct lem_buf *b)
 /* Release the storage; the buffer is empty and usable afterwards. */
 void lem_buf_free(struct lem_buf *b);
 
+/* Free the storage of every buffer still holding some (at exit). */
+void lem_buf_release_all(void);
+
 /*
  * Make room for at least want more bytes after the stored ones and return
  * where they go; *avail is set to the room there is (>= want).  Returns

@@ -7,6 +7,7 @@
  */
 #include "streams.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 
@@ -56,6 +57,11 @@ streams_unload(lua_State *T)
 int
 luaopen_lem_streams(lua_State *T)
 {
+	static int registered;
+
+	/* lem never unloads a C module, so this runs after lua_close() */
+	if (!registered && atexit(lem_buf_release_all) == 0)
+		registered = 1;
 	/*
 	 * One sentinel for the whole life of the Lua state.  A second load
 	 * (package.loaded['lem.streams'] = nil; require 'lem.streams') runs

@@ -62,12 +62,15 @@ static int
 stream_framed(lua_State *P, struct stream *s, int rc, struct lem_frame *f,
 		int err)
 {
+	int busy = stream_rbuf_busy;
+
 	switch (rc) {
 	case LEM_FRAME_DONE:
-		/* pushing may run a __gc that reads: not into the scratch */
-		stream_rbuf_busy = !f->in_buf;
+		/* pushing may run a __gc that reads (and in it another): not
+		 * into the scratch while these bytes are there */
+		stream_rbuf_busy = busy || !f->in_buf;
 		lua_pushlstring(P, f->data, f->len);
-		stream_rbuf_busy = 0;
+		stream_rbuf_busy = busy;
 		lem_frame_done(&s->in, f);
 		return 1;
 	case LEM_FRAME_WAIT:
