@@ -189,6 +189,11 @@ struct lem_wait {
  */
 int lem_wait(lua_State *T, struct lem_wait *w, lem_cancel_cb cancel);
 
+/* Would a wait that the running coroutine T starts now end at once (a
+ * deadline has passed, or T is cancelled)?  An operation that skipped a
+ * system call because it expected to wait can try it first. */
+int lem_wait_ends_now(lua_State *T);
+
 /* End the wait: returns the waiting coroutine (push its results, then
  * lem_queue() it), or NULL if w was not waiting. */
 lua_State *lem_wait_end(struct lem_wait *w);

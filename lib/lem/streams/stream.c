@@ -202,6 +202,11 @@ stream_start(lua_State *T, struct stream *s, const struct stream_op *op)
 	assert(!lem_waiting(&s->wait));
 	s->op = op;
 	n = op->step(T, s);
+	if (n == 0 && (s->flags & SF_DRAINED) && lem_wait_ends_now(T)) {
+		/* the wait would end at once: ask the kernel after all */
+		s->flags &= ~SF_DRAINED;
+		n = op->step(T, s);
+	}
 	if (n > 0) {
 		stream_op_end(s);
 		return n;
