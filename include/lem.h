@@ -50,7 +50,7 @@
 #include <lauxlib.h>
 
 #define LEM_VERSION_MAJOR 0
-#define LEM_VERSION_MINOR 1
+#define LEM_VERSION_MINOR 2
 #define LEM_VERSION_PATCH 0
 
 /* The libev loop lem runs; use it as the loop argument of ev_* calls. */
