@@ -89,9 +89,15 @@ local function show(v)
 	return tostring(v)
 end
 
-function tap.is(got, want, desc)
+-- tap.is and tap.like take an optional diag too, printed after got and
+-- want on failure (e.g. the stderr of the command that gave got)
+local function more(diag)
+	return diag ~= nil and '\n' .. tostring(diag) or ''
+end
+
+function tap.is(got, want, desc, diag)
 	return tap.ok(got == want, desc,
-		'got: ' .. show(got) .. '\nwant: ' .. show(want))
+		'got: ' .. show(got) .. '\nwant: ' .. show(want) .. more(diag))
 end
 
 -- tap.pack(...): the values with their count, nils included
@@ -142,9 +148,9 @@ function tap.same(got, want, desc)
 	return tap.ok(not bad, desc, diag)
 end
 
-function tap.like(got, pattern, desc)
+function tap.like(got, pattern, desc, diag)
 	return tap.ok(type(got) == 'string' and got:find(pattern) ~= nil, desc,
-		'got: ' .. show(got) .. '\nwant match: ' .. pattern)
+		'got: ' .. show(got) .. '\nwant match: ' .. pattern .. more(diag))
 end
 
 -- tap.fails(pattern, desc, f, ...): f(...) must raise a matching error
