@@ -200,6 +200,13 @@ function tap.quote(s)
 	return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
+-- os.execute(cmd) succeeded: 0 from Lua 5.1, true where LuaJIT has the
+-- Lua 5.2 extensions
+local function execute_ok(cmd)
+	local r = os.execute(cmd)
+	return r == 0 or r == true
+end
+
 -- Every temporary file of a test lives in one directory of its own,
 -- made on first use and removed, whatever is in it, by tap.cleanup().
 local tmpdir, tmpn = nil, 0
@@ -209,7 +216,7 @@ local function mktmpdir()
 		local d = string.format('%s/lem-test-%d-%d', base, tap.pid(),
 			math.random(1, 1e9))
 		-- mkdir fails if d exists: never someone else's directory
-		if os.execute('mkdir -m 700 ' .. tap.quote(d) .. ' 2>/dev/null') == 0 then
+		if execute_ok('mkdir -m 700 ' .. tap.quote(d) .. ' 2>/dev/null') then
 			return d
 		end
 	end
@@ -251,7 +258,7 @@ function tap.kill(p)
 	for i = #pids, 1, -1 do
 		if pids[i] == p then table.remove(pids, i) end
 	end
-	return os.execute('kill ' .. p .. ' 2>/dev/null') == 0
+	return execute_ok('kill ' .. p .. ' 2>/dev/null')
 end
 
 function tap.cleanup()
