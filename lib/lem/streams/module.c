@@ -54,6 +54,16 @@ streams_unload(lua_State *T)
 	return 0;
 }
 
+/* for the other modules of lem (see streams.h) */
+static const struct streams_api streams_api = {
+	STREAMS_API_VERSION,
+	sizeof(struct stream),
+	sizeof(struct server),
+	stream_check,
+	stream_start,
+	stream_fail
+};
+
 int
 luaopen_lem_streams(lua_State *T)
 {
@@ -79,6 +89,8 @@ luaopen_lem_streams(lua_State *T)
 		lua_setfield(T, LUA_REGISTRYINDEX, "lem.streams.unload");
 	}
 	lua_pop(T, 1);
+	lua_pushlightuserdata(T, (void *)&streams_api);
+	lua_setfield(T, LUA_REGISTRYINDEX, STREAMS_API_KEY);
 
 	lua_newtable(T);
 	luaL_register(T, NULL, streams_functions);

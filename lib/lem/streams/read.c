@@ -46,7 +46,7 @@ stream_recv(void *ud, char *dst, size_t len, int *err)
 static void
 stream_src(struct stream *s, struct lem_src *src)
 {
-	src->recv = stream_recv;
+	src->recv = s->io != NULL ? s->io->recv : stream_recv;
 	src->ud = s;
 	src->scratch = stream_rbuf_busy ? NULL : stream_rbuf;
 	src->scratch_size = STREAM_RBUF_SIZE;
@@ -82,7 +82,7 @@ stream_framed(lua_State *P, struct stream *s, int rc, struct lem_frame *f,
 	case LEM_FRAME_LONG:
 		return lem_error(P, "line too long");
 	default:
-		return lem_strerror(P, err);
+		return stream_fail(P, s, err);
 	}
 }
 

@@ -143,6 +143,7 @@ static int
 sendfile_step(lua_State *P, struct stream *s)
 {
 	struct sfile *f = s->u.sf.file;
+	int r;
 
 	while (s->u.sf.off < s->u.sf.end) {
 		off_t left = s->u.sf.end - s->u.sf.off;
@@ -152,7 +153,7 @@ sendfile_step(lua_State *P, struct stream *s)
 		if (f->fd < 0)
 			return lem_error(P, "file closed");
 #ifdef USE_SENDFILE
-		if (!(s->flags & SF_REGULAR)) {
+		if (!(s->flags & SF_REGULAR) && s->io == NULL) {
 			size_t chunk = left > 0x7ffff000 ? 0x7ffff000 : (size_t)left;
 
 			n = sendfile(s->w.fd, f->fd, &s->u.sf.off, chunk);
@@ -173,7 +174,8 @@ sendfile_step(lua_State *P, struct stream *s)
 		 * The copy loop reads the file at the offset each time, so
 		 * nothing has to be kept when the stream takes only part.
 		 * It does not use the shared read buffer: a __gc metamethod
-		 * run meanwhile could be reading into it.
+		 * run meanwhile could be reading into it.  A stream with a
+		 * transport always comes here, and the transport sends.
 		 */
 		{
 			char buf[16384];
@@ -188,15 +190,18 @@ sendfile_step(lua_State *P, struct stream *s)
 					continue;
 				return lem_strerror(P, err);
 			} else {
-				ssize_t w = write(s->w.fd, buf, (size_t)n);
+				ssize_t w;
 
+				if (s->io != NULL)
+					w = s->io->send(s, buf, (size_t)n, &err);
+				else if ((w = write(s->w.fd, buf, (size_t)n)) <= 0)
+					err = errno;
 				if (w > 0) {
 					s->u.sf.off += w;
 					if (w < n && !(s->flags & SF_REGULAR))
 						return 0;
 					continue;
 				}
-				err = errno;
 			}
 		}
 #ifdef USE_SENDFILE
@@ -205,6 +210,8 @@ error:
 		if ((n = stream_write_error(P, s, err)) >= 0)
 			return (int)n;
 	}
+	if (s->io != NULL && (r = stream_flush(P, s)) >= 0)
+		return r;
 	lua_pushboolean(P, 1);
 	return 1;
 }

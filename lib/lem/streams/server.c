@@ -75,13 +75,22 @@ out_of_fds(int err)
 		err == ENOMEM;
 }
 
-/* a new stream for fd, pushed onto P */
-static void
-server_push_stream(lua_State *P, int fd)
+/*
+ * A new stream for fd, pushed onto P, set up by the server's hook if it
+ * has one; 0, or -1 if the hook failed (fd is closed, nothing is pushed).
+ */
+static int
+server_push_stream(lua_State *P, struct server *srv, int fd)
 {
 	struct stream *s = stream_new(P);
 
 	stream_setfd(s, fd, 0);
+	if (srv->hook != NULL && srv->hook->accepted(s, srv->hook_ud) != 0) {
+		stream_shut(s, 0);
+		lua_pop(P, 1);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -102,16 +111,17 @@ server_step(lua_State *P, void *ud)
 		int fd = server_accept_fd(srv, &err);
 		lua_State *S;
 
-		if (fd >= 0 && !srv->spawning) {
-			server_push_stream(P, fd);
+		/* a connection the hook could not set up is skipped, as one
+		 * that failed in accept4() */
+		if (fd >= 0 && server_push_stream(P, srv, fd) < 0)
+			continue;
+		if (fd >= 0 && !srv->spawning)
 			return 1;
-		}
 		if (fd >= 0) {
 			S = lem_newthread();
 			lua_pushvalue(T, 2);    /* the handler */
 			lua_xmove(T, S, 1);
-			server_push_stream(P, fd);
-			lua_xmove(P, S, 1);
+			lua_xmove(P, S, 1);     /* the stream */
 			lem_queue(S, 1);
 			continue;
 		}
@@ -310,6 +320,9 @@ server__gc(lua_State *T)
 	if (srv->fd > 2)
 		close(srv->fd);
 	srv->fd = -1;
+	if (srv->hook != NULL && srv->hook->free != NULL)
+		srv->hook->free(srv->hook_ud);
+	srv->hook = NULL;
 	return 0;
 }
 

@@ -69,6 +69,8 @@ stream_shut(struct stream *s, int gc)
 	if (!(s->flags & SF_OPEN))
 		return 0;
 	s->flags &= ~(SF_OPEN | SF_DRAINED);
+	if (s->io != NULL && s->io->free != NULL)
+		s->io->free(s);
 	ev_io_set(&s->w, -1, 0);
 	if (gc && fd <= 2)
 		return 0;       /* stdin, stdout and stderr stay open */
@@ -100,16 +102,34 @@ stream_lost(lua_State *T, struct stream *s)
 		size_t avail;
 		char *dst = lem_buf_space(&s->in, STREAM_RBUF_SIZE, &avail);
 		ssize_t r;
+		int err;
 
 		if (dst == NULL)
 			break;
-		r = read(s->w.fd, dst, avail);
+		if (s->io != NULL)
+			r = s->io->recv(s, dst, avail, &err);
+		else
+			r = read(s->w.fd, dst, avail);
 		lem_buf_commit(&s->in, r > 0 ? (size_t)r : 0);
 		if (r <= 0)
 			break;
 	}
 	stream_shut(s, 0);
 	return lem_closed(T);
+}
+
+/*
+ * An operation failed with err (an errno value, or STREAM_EIO from the
+ * transport): push its results onto P, 'closed' when the peer is gone.
+ */
+int
+stream_fail(lua_State *P, struct stream *s, int err)
+{
+	if (err == STREAM_EIO)
+		return lem_error(P, s->io->message(s));
+	if (stream_peer_gone(err))
+		return stream_lost(P, s);
+	return lem_strerror(P, err);
 }
 
 /*
@@ -124,9 +144,25 @@ stream_write_error(lua_State *P, struct stream *s, int err)
 		return -1;
 	if (err == EAGAIN || err == EWOULDBLOCK)
 		return 0;
-	if (stream_peer_gone(err))
-		return stream_lost(P, s);
-	return lem_strerror(P, err);
+	return stream_fail(P, s, err);
+}
+
+/*
+ * The end of a write or sendfile operation on a stream with a transport:
+ * what the transport still holds goes out first.  -1 when it is out, else
+ * as stream_write_error (0: wait).
+ */
+int
+stream_flush(lua_State *P, struct stream *s)
+{
+	for (;;) {
+		int err, r;
+
+		if (s->io->send(s, NULL, 0, &err) >= 0)
+			return -1;
+		if ((r = stream_write_error(P, s, err)) >= 0)
+			return r;
+	}
 }
 
 /* ------------------------------------------------- the waiting part */
@@ -139,19 +175,37 @@ stream_op_end(struct stream *s)
 
 	ev_io_stop(LEM, &s->w);
 	s->op = NULL;
+	s->want = 0;
 	if (op != NULL && op->end != NULL)
 		op->end(s);
 	memset(&s->u, 0, sizeof(s->u));
 }
 
-/* watch the descriptor for the events of the operation */
+/* a transport waits for other events than before (see stream_arm) */
 static void
+stream_rearm(struct stream *s, int events)
+{
+	ev_io_stop(LEM, &s->w);
+	ev_io_set(&s->w, s->w.fd, events);
+	ev_io_start(LEM, &s->w);
+}
+
+/*
+ * Watch the descriptor for the events of the operation, or for those its
+ * transport waits for (they may change from one step to the next).
+ */
+static inline void
 stream_arm(struct stream *s)
 {
-	int events = s->op->events;
+	int events = s->want != 0 ? s->want : s->op->events;
 
-	if (s->w.fd < 0 || events == 0 || ev_is_active(&s->w))
+	if (s->w.fd < 0 || events == 0)
 		return;
+	if (ev_is_active(&s->w)) {
+		if ((s->w.events & (EV_READ | EV_WRITE)) != events)
+			stream_rearm(s, events);
+		return;
+	}
 	/* ev_io_set() makes libev tell the kernel again (epoll_ctl): only
 	 * when the events change */
 	if ((s->w.events & (EV_READ | EV_WRITE)) != events)
@@ -292,6 +346,8 @@ stream_close(lua_State *T)
 		return lem_error(T, "already closed");
 	}
 	lem_wait_fail(&s->wait, "interrupted");
+	if (s->io != NULL && s->io->shutdown != NULL)
+		s->io->shutdown(s);
 	err = stream_shut(s, 0);
 	lem_buf_free(&s->in);
 	if (err)

@@ -20,6 +20,11 @@
  *
  * Helpers return 0 or -errno; results for Lua are pushed only by the
  * functions that Lua calls and by the step functions of operations.
+ *
+ * Other modules of lem that carry streams over something of their own
+ * (lem.tls) include this header too: they plug a transport (struct
+ * stream_io) into a stream or a server hook (struct server_hook) into a
+ * server, and call back into this module through struct streams_api.
  */
 #ifndef LEM_STREAMS_H
 #define LEM_STREAMS_H
@@ -55,6 +60,48 @@ struct sfile;
 struct connect_req;
 
 /*
+ * A transport: how the bytes of a stream travel when they do not go
+ * straight through its descriptor (lem.tls encrypts them).  s->io is
+ * NULL for a plain stream, and the read, write and sendfile operations
+ * then use the descriptor themselves; otherwise they call these, which
+ * use s->w.fd as they like.  s->io_ud is the transport's own state.
+ *
+ * recv() is the recv() of struct lem_src (buffer.h) with ud the stream:
+ * the byte count, 0 at the end of the stream, -1 when nothing is there
+ * now, -2 with *err set.  send() takes up to len bytes and returns how
+ * many it took; fewer than len means it cannot take more now (the next
+ * attempt waits), and -1 is a failure with *err (EAGAIN: take nothing
+ * now).  send() with len 0 flushes: bytes it took earlier and still
+ * holds go out first (0 when none are left, else -1 with *err); the
+ * write and sendfile operations end only when it returns 0, and the
+ * transport sends what it holds before any later bytes.
+ *
+ * When either would wait, the transport sets s->want to EV_READ or
+ * EV_WRITE, whichever it waits for (TLS may have to read during a write,
+ * or write during a read), and the operation waits for that instead of
+ * its own events.  A transport that buffers bytes of its own must not
+ * let SF_DRAINED (set and cleared here around reads of the descriptor)
+ * keep it from handing them out.
+ *
+ * *err is an errno value, or STREAM_EIO for a failure of the transport
+ * itself, whose words message() gives (valid until the next call).
+ * shutdown(), if any, is called by close() before the descriptor is
+ * closed (it says goodbye; it must not wait), and free() whenever the
+ * stream gives up its descriptor: at close(), at the end of the stream,
+ * at __gc.  After free() the stream is closed and s->io stays set, so
+ * that the transport still knows its streams.
+ */
+#define STREAM_EIO (-1)
+struct stream_io {
+	ssize_t (*recv)(void *ud, char *dst, size_t len, int *err);
+	ssize_t (*send)(struct stream *s, const char *data, size_t len,
+			int *err);
+	const char *(*message)(struct stream *s);
+	void (*shutdown)(struct stream *s);
+	void (*free)(struct stream *s);
+};
+
+/*
  * An operation a stream waits for.  step() does the work: it is called
  * at once in the calling coroutine (P is that coroutine) and then each
  * time the descriptor is ready (P is a state of lem's, in a protected
@@ -80,7 +127,10 @@ struct stream {
 	struct ev_io w;
 	struct lem_buf in;      /* received, not yet read */
 	const struct stream_op *op;
+	const struct stream_io *io;     /* NULL: plain, the descriptor */
+	void *io_ud;            /* the transport's state */
 	unsigned char flags;
+	unsigned char want;     /* events the transport waits for; 0: op's */
 	union {
 		size_t want;    /* read(n): bytes; read('*l'): scanned */
 		struct {        /* write */
@@ -101,6 +151,17 @@ struct sfile {
 	int users;              /* streams sending it right now */
 };
 
+/*
+ * What a server does with each connection before it hands it out (lem.tls
+ * gives it a transport).  accepted() sets up stream s and returns 0, or
+ * an errno value, and the connection is then closed and skipped; it must
+ * not wait or raise.  free() is called when the server is collected.
+ */
+struct server_hook {
+	int (*accepted)(struct stream *s, void *ud);
+	void (*free)(void *ud);
+};
+
 /* A server (lem.Server).  wait.T is the coroutine in accept/autospawn. */
 struct server {
 	struct lem_wait wait;
@@ -108,6 +169,30 @@ struct server {
 	struct ev_timer backoff; /* EMFILE: pause accepting for a while */
 	int fd;                  /* -1 when closed */
 	unsigned char spawning;  /* autospawn (not accept) is waiting */
+	const struct server_hook *hook; /* NULL: hand streams out as they are */
+	void *hook_ud;
+};
+
+/*
+ * What lem.streams offers other C modules of lem, which cannot link
+ * against it (every module is loaded on its own): a pointer to this is in
+ * the registry under STREAMS_API_KEY once lem.streams is loaded.  The
+ * sizes let a module check that it was built with this very header.
+ *   check: the stream that is argument 1 of a method whose upvalue 1 is
+ *          the lem.Stream metatable (see stream_check);
+ *   start: run an operation on the stream (see stream_start);
+ *   fail:  push the results for a failure err of an operation (see
+ *          stream_fail).
+ */
+#define STREAMS_API_KEY "lem.streams.api"
+#define STREAMS_API_VERSION 1
+struct streams_api {
+	int version;
+	size_t stream_size, server_size;
+	struct stream *(*check)(lua_State *T);
+	int (*start)(lua_State *T, struct stream *s,
+			const struct stream_op *op);
+	int (*fail)(lua_State *P, struct stream *s, int err);
 };
 
 /* stream.c */
@@ -120,7 +205,9 @@ void stream_continue(struct stream *s);         /* run the step again */
 int stream_shut(struct stream *s, int gc);      /* 0 or -errno of close */
 int stream_lost(lua_State *T, struct stream *s);
 int stream_peer_gone(int err);
+int stream_fail(lua_State *P, struct stream *s, int err);
 int stream_write_error(lua_State *P, struct stream *s, int err);
+int stream_flush(lua_State *P, struct stream *s);
 void stream_open_methods(lua_State *T);
 
 /* read.c */

@@ -40,6 +40,32 @@ write_step(lua_State *P, struct stream *s)
 	return 1;
 }
 
+/* the same through the stream's transport, which may hold bytes back */
+static int
+write_io_step(lua_State *P, struct stream *s)
+{
+	int err, r;
+
+	while (s->u.wr.len > 0) {
+		ssize_t n = s->io->send(s, s->u.wr.data, s->u.wr.len, &err);
+
+		if (n > 0) {
+			s->u.wr.data += n;
+			s->u.wr.len -= (size_t)n;
+			s->u.wr.sent += (size_t)n;
+			if (s->u.wr.len > 0)
+				return 0;       /* it takes no more now */
+			continue;
+		}
+		if ((r = stream_write_error(P, s, err)) >= 0)
+			return r;
+	}
+	if ((r = stream_flush(P, s)) >= 0)
+		return r;
+	lua_pushboolean(P, 1);
+	return 1;
+}
+
 /* cut short: nil, word, the bytes written */
 static int
 write_cut(struct stream *s, lua_State *T)
@@ -49,6 +75,9 @@ write_cut(struct stream *s, lua_State *T)
 }
 
 static const struct stream_op write_op = { write_step, EV_WRITE, NULL, write_cut };
+static const struct stream_op write_io_op = {
+	write_io_step, EV_WRITE, NULL, write_cut
+};
 
 /* stream:write(data) */
 int
@@ -66,7 +95,7 @@ stream_write(lua_State *T)
 	s->u.wr.data = data;
 	s->u.wr.len = len;
 	s->u.wr.sent = 0;
-	return stream_start(T, s, &write_op);
+	return stream_start(T, s, s->io == NULL ? &write_op : &write_io_op);
 }
 
 static int
