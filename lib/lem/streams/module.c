@@ -61,7 +61,9 @@ static const struct streams_api streams_api = {
 	sizeof(struct server),
 	stream_check,
 	stream_start,
-	stream_fail
+	stream_fail,
+	stream_peer_gone,
+	lem_buf_free
 };
 
 int

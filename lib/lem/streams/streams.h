@@ -182,7 +182,9 @@ struct server {
  *          the lem.Stream metatable (see stream_check);
  *   start: run an operation on the stream (see stream_start);
  *   fail:  push the results for a failure err of an operation (see
- *          stream_fail).
+ *          stream_fail);
+ *   peer_gone: does errno value err mean the peer is gone?
+ *   buf_free: lem_buf_free (buffer.h), for the stream's read buffer.
  */
 #define STREAMS_API_KEY "lem.streams.api"
 #define STREAMS_API_VERSION 1
@@ -193,6 +195,8 @@ struct streams_api {
 	int (*start)(lua_State *T, struct stream *s,
 			const struct stream_op *op);
 	int (*fail)(lua_State *P, struct stream *s, int err);
+	int (*peer_gone)(int err);
+	void (*buf_free)(struct lem_buf *b);
 };
 
 /* stream.c */
