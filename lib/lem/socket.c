@@ -942,7 +942,9 @@ tcp_receive(lua_State *T)
 	s->want = want;
 	s->scanned = 0;
 	s->flags |= F_STEP;
-	n = rx_run(T, s, prefix, plen, s->nb == 0 || s->nt == 0);
+	/* a timeout of 0, or a deadline already passed: ask the kernel */
+	n = rx_run(T, s, prefix, plen,
+			s->nb == 0 || s->nt == 0 || lem_wait_ends_now(T));
 	rx_step_end(s);
 	if (n > 0)
 		return n;
@@ -2383,8 +2385,14 @@ static const luaL_Reg socket_functions[] = {
 int
 luaopen_lem_socket(lua_State *T)
 {
+	static int registered;
 	const luaL_Reg *r;
 	int k, top;
+
+	/* lem never unloads a C module: the buffers still holding bytes at
+	 * exit (some objects are never finalized) are freed after lua_close */
+	if (!registered && atexit(lem_buf_release_all) == 0)
+		registered = 1;
 
 	lua_getglobal(T, "pcall");
 	pcall_ref = luaL_ref(T, LUA_REGISTRYINDEX);
