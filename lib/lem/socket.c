@@ -281,12 +281,28 @@ sock_return_later(lua_State *T, int n)
 	return ret;
 }
 
+/*
+ * A string the system gets as a C string (a host, a service): one with a
+ * zero byte inside would be cut there without a word, so it raises, with
+ * lem.streams' words.
+ */
+static const char *
+cstring_check(lua_State *T, int idx)
+{
+	size_t len;
+	const char *s = luaL_checklstring(T, idx, &len);
+
+	if (strlen(s) != len)
+		luaL_argerror(T, idx, "string contains a zero byte");
+	return s;
+}
+
 /* a port argument: a number or a string (raises otherwise) */
 static void
 port_check(lua_State *T, int idx)
 {
 	if (lua_type(T, idx) != LUA_TNUMBER)
-		luaL_checkstring(T, idx);
+		cstring_check(T, idx);
 }
 
 /*
@@ -958,13 +974,11 @@ tcp_receive(lua_State *T)
 		lua_pushvalue(T, 3);
 		return 3;
 	}
-	d->op = OP_RECEIVE;
 	ret = lem_wait(T, &d->w, rx_cancel);
 	if (lem_waiting(&d->w)) {
+		d->op = OP_RECEIVE;
 		ev_io_start(LEM, &d->io);
 		side_arm(s, d);
-	} else {
-		d->op = OP_NONE;
 	}
 	return ret;
 }
@@ -1142,13 +1156,11 @@ tcp_send(lua_State *T)
 		lua_pushnumber(T, tx_last(s));
 		return 3;
 	}
-	d->op = OP_SEND;
 	ret = lem_wait(T, &d->w, tx_cancel);
 	if (lem_waiting(&d->w)) {
+		d->op = OP_SEND;
 		ev_io_start(LEM, &d->io);
 		side_arm(s, d);
-	} else {
-		d->op = OP_NONE;
 	}
 	return ret;
 }
@@ -1448,8 +1460,11 @@ machine_start(lua_State *T, struct tsock *s)
 	int n, ret;
 
 	luaL_checkstack(T, 8, NULL);
+	/* what a call left whose lem_wait() raised (not in a lem coroutine) */
+	machine_reset(s);
+	if (s->flags & (F_CONNECTING | F_OWNFD))
+		tsock_dropfd(s);
 	s->cerr = 0;
-	s->gai_err = 0;
 	side_begin(s, d);
 	n = machine_run(T, T, s);
 	if (n > 0)
@@ -1459,12 +1474,12 @@ machine_start(lua_State *T, struct tsock *s)
 	why = sock_cannot_wait(T);
 	if (why != NULL)
 		return machine_fail(T, s, why);
-	d->op = OP_MACHINE;
 	ret = lem_wait(T, &d->w, machine_cancel);
 	if (!lem_waiting(&d->w)) {
 		machine_cancel(&d->w, T);
 		return ret;
 	}
+	d->op = OP_MACHINE;
 	machine_wait_more(s, n);
 	side_arm(s, d);
 	return ret;
@@ -1476,7 +1491,7 @@ tcp_connect(lua_State *T)
 {
 	struct tsock *s = tsock_check(T, M_ANY, "tcp{any} expected");
 
-	luaL_checkstring(T, 2);
+	cstring_check(T, 2);
 	port_check(T, 3);
 	if (s->flags & F_CLOSED)
 		return lem_closed(T);
@@ -1495,7 +1510,7 @@ tcp_bind(lua_State *T)
 {
 	struct tsock *s = tsock_check(T, M_MASTER, "tcp{master} expected");
 
-	luaL_checkstring(T, 2);
+	cstring_check(T, 2);
 	port_check(T, 3);
 	if (s->flags & F_CLOSED)
 		return lem_closed(T);
@@ -1628,13 +1643,11 @@ tcp_accept(lua_State *T)
 	why = sock_cannot_wait(T);
 	if (why != NULL)
 		return lem_error(T, why);
-	d->op = OP_ACCEPT;
 	ret = lem_wait(T, &d->w, acc_cancel);
 	if (lem_waiting(&d->w)) {
+		d->op = OP_ACCEPT;
 		ev_io_start(LEM, &d->io);
 		side_arm(s, d);
-	} else {
-		d->op = OP_NONE;
 	}
 	return ret;
 }
@@ -2069,9 +2082,11 @@ socket_connect(lua_State *T)
 	int bind, family;
 	struct tsock *s;
 
-	luaL_checkstring(T, 1);
+	cstring_check(T, 1);
 	port_check(T, 2);
-	bind = luaL_optstring(T, 3, NULL) != NULL;
+	bind = !lua_isnoneornil(T, 3);
+	if (bind)
+		cstring_check(T, 3);
 	if (bind && !lua_isnoneornil(T, 4))
 		port_check(T, 4);
 	family = fam_v[luaL_checkoption(T, 5, "unspec", fams)];
@@ -2094,7 +2109,7 @@ socket_bind(lua_State *T)
 	struct tsock *s;
 	int backlog;
 
-	luaL_checkstring(T, 1);
+	cstring_check(T, 1);
 	port_check(T, 2);
 	backlog = backlog_arg(T, 3);
 	lua_settop(T, 3);
@@ -2259,7 +2274,7 @@ toip_done(struct lookup *lk)
 static int
 dns_toip(lua_State *T)
 {
-	const char *host = luaL_checkstring(T, 1);
+	const char *host = cstring_check(T, 1);
 	struct lem_wait w0 = LEM_WAIT_INIT;
 	struct addrinfo hints;
 	struct in_addr a4;
@@ -2278,20 +2293,20 @@ dns_toip(lua_State *T)
 	hints.ai_flags = AI_CANONNAME;
 	q = lua_newuserdata(T, sizeof(struct dnsq));  /* stays on T's stack */
 	q->w = w0;
+	q->lk = NULL;
+	ret = lem_wait(T, &q->w, dnsq_cancel);
+	if (!lem_waiting(&q->w))
+		return ret;
 	q->lk = lookup_new(host, NULL, &hints);
-	if (q->lk == NULL)
-		return lem_error(T, gai_word(EAI_MEMORY, 0));
+	if (q->lk == NULL) {
+		lem_wait_fail(&q->w, "memory allocation failure");
+		return ret;
+	}
 	q->lk->owner = q;
 	q->lk->finish = toip_done;
 	/* an address literal: LuaSocket gives its name too */
 	q->lk->reverse = inet_aton(host, &a4) != 0;
-	ret = lem_wait(T, &q->w, dnsq_cancel);
-	if (lem_waiting(&q->w)) {
-		lookup_start(q->lk);
-	} else {
-		lookup_abandon(q->lk);
-		q->lk = NULL;
-	}
+	lookup_start(q->lk);
 	return ret;
 }
 
@@ -2394,10 +2409,12 @@ luaopen_lem_socket(lua_State *T)
 	if (!registered && atexit(lem_buf_release_all) == 0)
 		registered = 1;
 
-	lua_getglobal(T, "pcall");
-	pcall_ref = luaL_ref(T, LUA_REGISTRYINDEX);
-	lua_getglobal(T, "xpcall");
-	xpcall_ref = luaL_ref(T, LUA_REGISTRYINDEX);
+	if (pcall_ref == LUA_NOREF) {
+		lua_getglobal(T, "pcall");
+		pcall_ref = luaL_ref(T, LUA_REGISTRYINDEX);
+		lua_getglobal(T, "xpcall");
+		xpcall_ref = luaL_ref(T, LUA_REGISTRYINDEX);
+	}
 
 	/* three metatables, and one __index table for each (its class) */
 	top = lua_gettop(T);
@@ -2405,9 +2422,12 @@ luaopen_lem_socket(lua_State *T)
 		char name[32];
 
 		snprintf(name, sizeof(name), "lem.socket.%s", class_names[k]);
+		/* loaded again: the same metatables, so old objects still work */
 		luaL_newmetatable(T, name);             /* top + 1 + k */
-		lua_pushvalue(T, -1);
-		mt_ref[k] = luaL_ref(T, LUA_REGISTRYINDEX);
+		if (mt_ref[k] == LUA_NOREF) {
+			lua_pushvalue(T, -1);
+			mt_ref[k] = luaL_ref(T, LUA_REGISTRYINDEX);
+		}
 	}
 	for (k = 0; k < 3; k++) {
 		lua_newtable(T);                        /* top + 4 + k */
