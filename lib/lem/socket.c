@@ -1080,7 +1080,7 @@ static long
 index_arg(lua_State *T, int idx, size_t size, long def)
 {
 	lua_Number v = luaL_optnumber(T, idx, (lua_Number)def);
-	lua_Number lim = (lua_Number)size + 2;
+	lua_Number lim = (lua_Number)size + 1;
 
 	if (v != v)
 		return def;
@@ -1732,9 +1732,9 @@ tcp_close(lua_State *T)
 static int
 tcp__gc(lua_State *T)
 {
-	struct tsock *s = lua_touserdata(T, 1);
+	struct tsock *s = tsock_check(T, M_ANY, "tcp{any} expected");
 
-	if (s != NULL && !(s->flags & F_CLOSED))
+	if (!(s->flags & F_CLOSED))
 		tsock_shut(s, 1);
 	return 0;
 }
@@ -2127,6 +2127,20 @@ socket_bind(lua_State *T)
 	return machine_start(T, s);
 }
 
+/* socket.skip(d, ...): the values after the first d */
+static int
+socket_skip(lua_State *T)
+{
+	lua_Number d = luaL_checknumber(T, 1);
+	int top = lua_gettop(T);
+
+	if (!(d < top))                 /* NaN too */
+		return 0;
+	if (d < -1)
+		d = -1;
+	return top - (int)d - 1;
+}
+
 /* socket.gettime() */
 static int
 socket_gettime(lua_State *T)
@@ -2363,7 +2377,6 @@ static const char glue[] =
 	"end\n"
 	"M.protect = protector(wrapped)\n"
 	"M.try = M.newtry()\n"
-	"function M.skip(d, ...) return select(d + 1, ...) end\n"
 	"function M.connect4(host, port, lhost, lport)\n"
 	"  return M.connect(host, port, lhost, lport, 'inet')\n"
 	"end\n"
@@ -2394,6 +2407,7 @@ static const luaL_Reg socket_functions[] = {
 	{ "bind",    socket_bind },
 	{ "gettime", socket_gettime },
 	{ "sleep",   socket_sleep },
+	{ "skip",    socket_skip },
 	{ NULL, NULL }
 };
 
@@ -2448,7 +2462,10 @@ luaopen_lem_socket(lua_State *T)
 	for (k = 0; k < 3; k++) {
 		lua_pushvalue(T, top + 4 + k);
 		lua_setfield(T, top + 1 + k, "__index");
-		lua_pushcfunction(T, tcp__gc);
+		lua_pushvalue(T, top + 1);
+		lua_pushvalue(T, top + 2);
+		lua_pushvalue(T, top + 3);
+		lua_pushcclosure(T, tcp__gc, 3);
 		lua_setfield(T, top + 1 + k, "__gc");
 		lua_pushvalue(T, top + 1);
 		lua_pushvalue(T, top + 2);
