@@ -7,12 +7,12 @@ local tap = dofile((arg[0]:match('^(.*)/') or '.') .. '/tap.lua')
 local utils = require 'lem.utils'
 local socket = require 'lem.socket'
 
-tap.plan(12, 120)
+tap.plan(13, 120)
 
 local ok, redis = pcall(require, 'redis')
 local _, _, nosrv = tap.sh('command -v redis-server')
 if not ok or nosrv ~= 0 then
-	tap.skip(12, (not ok and 'redis-lua (lua-redis)' or 'redis-server') .. ' is not installed')
+	tap.skip(13, (not ok and 'redis-lua (lua-redis)' or 'redis-server') .. ' is not installed')
 	tap.done()
 	return
 end
@@ -53,7 +53,7 @@ for _ = 1, 5 do
 	pid = nil
 end
 if not pid then
-	tap.skip(12, 'redis-server did not start')
+	tap.skip(13, 'redis-server did not start')
 	tap.done()
 	return
 end
@@ -148,6 +148,12 @@ tap.ok(not okp and tostring(perr):find('timeout', 1, true),
 	"settimeout against a server that does not answer: redis-lua reports 'timeout'", tostring(perr))
 tap.ok(ticks > 0, '... while the ticker went on')
 slow.network.socket:close()
+
+-- examples/redis.lua against the same server
+local out, err, st = tap.sh(tap.quote(tap.lem) .. ' ' ..
+	tap.quote(tap.dir .. '/../examples/redis.lua') .. ' 127.0.0.1 ' .. port)
+tap.ok(st == 0 and out:find('9 jobs done by 3 workers; Redis counted 9', 1, true),
+	'examples/redis.lua runs its job queue', out .. err)
 
 r:quit()
 r.network.socket:close()
