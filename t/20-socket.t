@@ -6,7 +6,7 @@ local tap = dofile((arg[0]:match('^(.*)/') or '.') .. '/tap.lua')
 local utils = require 'lem.utils'
 local socket = require 'lem.socket'
 
-tap.plan(168, 60)
+tap.plan(170, 60)
 
 local pack = tap.pack
 -- the first name lookup starts lem's worker pool (an eventfd stays)
@@ -350,6 +350,24 @@ do
 	lb:close()
 	b:close()
 	s3:close()
+end
+
+-- IPv6, where the loopback has it
+do
+	local s6 = socket.bind('::1', 0)
+	if not s6 then
+		tap.skip(2, 'no IPv6 loopback here')
+	else
+		local _, p6 = s6:getsockname()
+		local c6 = socket.connect('::1', p6)
+		tap.same({ c6 and c6:getfamily(), c6 and select(3, c6:getpeername()) },
+			{ 'inet6', 'inet6' }, 'IPv6: getfamily and getpeername say inet6')
+		local a6 = s6:accept()
+		tap.is(a6 and (a6:getpeername()), '::1', '... the peer is ::1')
+		if c6 then c6:close() end
+		if a6 then a6:close() end
+		s6:close()
+	end
 end
 
 -- ---------------------------------------------------- a closed object

@@ -339,7 +339,8 @@ lookup_free(struct lookup *lk)
 static struct lookup *
 lookup_new(const char *host, const char *port, const struct addrinfo *hints)
 {
-	size_t hl = host ? strlen(host) + 1 : 0, pl = port ? strlen(port) + 1 : 0;
+	size_t hl = host ? strlen(host) + 1 : 0;
+	size_t pl = port ? strlen(port) + 1 : 0;
 	struct lookup *lk = malloc(sizeof(struct lookup) + hl + pl);
 
 	if (lk == NULL)
@@ -462,24 +463,24 @@ tsock_setkind(lua_State *P, lua_State *T, struct tsock *s, int kind)
 static int
 opt_apply(struct tsock *s, int o)
 {
-	int v = (s->opt_val >> o) & 1;
+	int v = (s->opt_val >> o) & 1, fd = s->fd;
 
 	switch (o) {
 	case O_KEEPALIVE:
-		return setsockopt(s->fd, SOL_SOCKET, SO_KEEPALIVE, &v, sizeof(v));
+		return setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &v, sizeof(v));
 	case O_REUSEADDR:
-		return setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &v, sizeof(v));
+		return setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &v, sizeof(v));
 	case O_REUSEPORT:
 #ifdef SO_REUSEPORT
-		return setsockopt(s->fd, SOL_SOCKET, SO_REUSEPORT, &v, sizeof(v));
+		return setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &v, sizeof(v));
 #else
 		errno = ENOPROTOOPT;
 		return -1;
 #endif
 	case O_NODELAY:
-		return setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v));
+		return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v));
 	case O_V6ONLY:
-		return setsockopt(s->fd, IPPROTO_IPV6, IPV6_V6ONLY, &v, sizeof(v));
+		return setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v, sizeof(v));
 	case O_LINGER:
 		return setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &s->linger,
 				sizeof(s->linger));
@@ -500,7 +501,8 @@ tsock_open(struct tsock *s, int family)
 	s->fdfamily = family;
 	/* options set before there was a descriptor; best effort */
 	for (o = O_KEEPALIVE; o <= O_LINGER; o++)
-		if ((s->opt_set >> o) & 1 && (o != O_V6ONLY || family == AF_INET6))
+		if (((s->opt_set >> o) & 1) &&
+				(o != O_V6ONLY || family == AF_INET6))
 			opt_apply(s, o);
 	ev_io_set(&s->rd.io, fd, EV_READ);
 	ev_io_set(&s->wr.io, fd, EV_WRITE);
@@ -966,7 +968,8 @@ tcp_receive(lua_State *T)
 		return n;
 	side_begin(s, d);
 	if (side_retry(s, d) == 0)
-		return sock_return_later(T, rx_fail(T, s, "timeout", prefix, plen));
+		return sock_return_later(T,
+				rx_fail(T, s, "timeout", prefix, plen));
 	why = sock_cannot_wait(T);
 	if (why != NULL) {
 		lua_pushnil(T);
@@ -1345,7 +1348,8 @@ machine_run(lua_State *P, lua_State *T, struct tsock *s)
 			int err = 0;
 			socklen_t len = sizeof(err);
 
-			if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err,
+						&len) < 0)
 				err = errno;
 			if (err == EINPROGRESS || err == EALREADY)
 				return W_WRITE;
@@ -1581,13 +1585,15 @@ acc_run(lua_State *P, struct tsock *s)
 	struct tsock *c = tsock_new(P, KIND_CLIENT, s->family);
 
 	for (;;) {
-		int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(s->fd, NULL, NULL,
+				SOCK_NONBLOCK | SOCK_CLOEXEC);
 		int err, one = 1;
 
 		if (fd >= 0) {
 			c->fd = fd;
 			c->fdfamily = s->fdfamily;
-			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+					sizeof(one));
 			ev_io_set(&c->rd.io, fd, EV_READ);
 			ev_io_set(&c->wr.io, fd, EV_WRITE);
 			return 1;
@@ -1841,13 +1847,16 @@ tcp_setoption(lua_State *T)
 		luaL_checktype(T, 3, LUA_TTABLE);
 		lua_getfield(T, 3, "on");
 		if (!lua_isboolean(T, -1))
-			return luaL_argerror(T, 3, "boolean 'on' field expected");
+			return luaL_argerror(T, 3,
+					"boolean 'on' field expected");
 		s->linger.l_onoff = lua_toboolean(T, -1);
 		lua_getfield(T, 3, "timeout");
 		if (!lua_isnumber(T, -1))
-			return luaL_argerror(T, 3, "number 'timeout' field expected");
+			return luaL_argerror(T, 3,
+					"number 'timeout' field expected");
 		t = lua_tonumber(T, -1);
-		s->linger.l_linger = !(t > 0) ? 0 : t > INT_MAX ? INT_MAX : (int)t;
+		s->linger.l_linger = !(t > 0) ? 0 :
+			t > INT_MAX ? INT_MAX : (int)t;
 	} else {
 		if (!lua_isboolean(T, 3))
 			return luaL_typerror(T, 3, "boolean");
@@ -2045,7 +2054,7 @@ new_tcp(lua_State *T, int family)
 	int err;
 
 	if (family == AF_UNSPEC)
-		return 1;               /* the descriptor comes with connect/bind */
+		return 1;       /* the descriptor comes with connect or bind */
 	err = tsock_open(s, family);
 	if (err != 0) {
 		s->flags |= F_CLOSED;
@@ -2436,7 +2445,7 @@ luaopen_lem_socket(lua_State *T)
 		char name[32];
 
 		snprintf(name, sizeof(name), "lem.socket.%s", class_names[k]);
-		/* loaded again: the same metatables, so old objects still work */
+		/* loaded again: the same metatables, old objects work */
 		luaL_newmetatable(T, name);             /* top + 1 + k */
 		if (mt_ref[k] == LUA_NOREF) {
 			lua_pushvalue(T, -1);
@@ -2486,7 +2495,7 @@ luaopen_lem_socket(lua_State *T)
 	lua_pushliteral(T, "lem.socket " PACKAGE_VERSION);
 	lua_setfield(T, -2, "_VERSION");
 	for (k = 0; k < 3; k++) {
-		/* socket.master, socket.client, socket.server: the metatables */
+		/* socket.master, .client, .server: the metatables */
 		static const char *const f[] = { "master", "client", "server" };
 
 		lua_rawgeti(T, LUA_REGISTRYINDEX, mt_ref[k]);
