@@ -54,10 +54,12 @@ same_result(const struct lem_http_parser *a, const struct lem_http_parser *b)
 {
 	unsigned int i;
 
+	/* why may differ: a control character in a partial line is refused
+	 * as it arrives, a complete line gets the reason of what it breaks */
 	if (a->state != b->state || a->error != b->error)
 		return 0;
 	if (a->error != 0)
-		return strcmp(a->why, b->why) == 0;
+		return a->why != NULL && b->why != NULL;
 	if (!same_span(a->method, b->method) ||
 			!same_span(a->target, b->target) ||
 			!same_span(a->path, b->path) ||
@@ -281,6 +283,13 @@ test_fields(void)
 	BAD(400, "GET / HTTP/1.1\r\n" H "X\0: a\r\n\r\n");
 	BAD(400, "GET /\0 HTTP/1.1\r\n" H "\r\n");
 	BAD(400, "GET / HTTP/1.1\0\r\n" H "\r\n");
+	/* refused as soon as it arrives, without its line end */
+	BAD(400, "GET /\x01");
+	CHECK(strcmp(P.why, "invalid character") == 0);
+	BAD(400, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03");
+	BAD(400, "GET / HTTP/1.1\r\n" H "X: \x7f");
+	CHECK(REQ("GET / HTTP/1.1\r\n" H "X: \t\r") == 0);
+	CHECK(REQ("GET / HTTP/1.1\r\n" H "X: \xff\x80") == 0);
 
 	/* Host */
 	BAD(400, "GET / HTTP/1.1\r\n\r\n");

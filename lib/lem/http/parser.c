@@ -53,6 +53,7 @@
 #define C_HEX    0x10
 #define C_DIGIT  0x20
 #define C_SCHEME 0x40           /* ALPHA DIGIT + - . */
+#define C_NEVER  0x80           /* in no head: CTL but HTAB CR LF, DEL */
 
 #define IS_ALPHA(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z'))
 #define IS_DIGIT(c) ((c) >= '0' && (c) <= '9')
@@ -77,7 +78,9 @@
 	(IS_TARGET(c) ? C_TARGET : 0) | \
 	(IS_UNRESERVED(c) || IS_SUBDELIM(c) || (c) == '%' ? C_HOST : 0) | \
 	(IS_HEX(c) ? C_HEX : 0) | (IS_DIGIT(c) ? C_DIGIT : 0) | \
-	(IS_SCHEME(c) ? C_SCHEME : 0))
+	(IS_SCHEME(c) ? C_SCHEME : 0) | \
+	(((c) < 0x20 && (c) != '\t' && (c) != '\r' && (c) != '\n') || \
+	 (c) == 0x7f ? C_NEVER : 0))
 #define CLS4(c) CLS(c), CLS((c) + 1), CLS((c) + 2), CLS((c) + 3)
 #define CLS16(c) CLS4(c), CLS4((c) + 4), CLS4((c) + 8), CLS4((c) + 12)
 #define CLS64(c) CLS16(c), CLS16((c) + 16), CLS16((c) + 32), CLS16((c) + 48)
@@ -724,6 +727,16 @@ lem_http_parse(struct lem_http_parser *p, const char *buf, size_t len)
 			p->pos = (uint32_t)pos;
 			return (int)pos;
 		}
+	}
+	/*
+	 * A partial line: refuse now a byte that no line may hold, so that
+	 * binary garbage (a TLS hello on a plain port) is answered at once.
+	 * Each byte is looked at once, whatever the split; only the reason
+	 * given can differ from that of a whole line.
+	 */
+	for (from = p->scan > pos ? p->scan : pos; from < lim; from++) {
+		if (cls[b[from]] & C_NEVER)
+			return fail(p, 400, "invalid character");
 	}
 	p->pos = (uint32_t)pos;
 	p->scan = (uint32_t)lim;

@@ -126,7 +126,9 @@ void lem_http_parser_reset(struct lem_http_parser *p);
  * far (the same bytes as before, plus the new ones).  Returns the length
  * of the head (through the empty line) once it is complete and valid,
  * 0 if more bytes are needed, or -1 with p->error and p->why set.  Once
- * it has returned non-zero it returns the same again.
+ * it has returned non-zero it returns the same again.  The result does
+ * not depend on how the bytes were split across calls (only p->why may:
+ * a control character is refused as soon as it arrives).
  */
 int lem_http_parse(struct lem_http_parser *p, const char *buf, size_t len);
 
