@@ -717,10 +717,12 @@ lem_http_parse(struct lem_http_parser *p, const char *buf, size_t len)
 		if (nl == NULL)
 			break;
 		r = parse_line(p, b, pos, (size_t)(nl - b));
+		if (r < 0) {
+			p->pos = (uint32_t)pos;         /* for diagnostics */
+			return -1;
+		}
 		pos = (size_t)(nl - b) + 1;
 		p->scan = (uint32_t)pos;
-		if (r < 0)
-			return -1;
 		if (r > 0) {
 			p->state = S_DONE;
 			p->headlen = (uint32_t)pos;
@@ -735,8 +737,10 @@ lem_http_parse(struct lem_http_parser *p, const char *buf, size_t len)
 	 * given can differ from that of a whole line.
 	 */
 	for (from = p->scan > pos ? p->scan : pos; from < lim; from++) {
-		if (cls[b[from]] & C_NEVER)
+		if (cls[b[from]] & C_NEVER) {
+			p->pos = (uint32_t)pos;
 			return fail(p, 400, "invalid character");
+		}
 	}
 	p->pos = (uint32_t)pos;
 	p->scan = (uint32_t)lim;

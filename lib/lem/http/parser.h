@@ -102,7 +102,9 @@ struct lem_http_parser {
 	const char *why;
 
 	/* private: where to resume */
-	uint32_t pos;                   /* start of the first unparsed line */
+	uint32_t pos;                   /* start of the first unparsed line
+					 * (after an error: of the line
+					 * refused, for diagnostics) */
 	uint32_t scan;                  /* no '\n' in [pos, scan) */
 	uint32_t headlen;               /* the result once done */
 	unsigned char state;
