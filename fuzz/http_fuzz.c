@@ -444,7 +444,7 @@ enum {
 	CLASS_WAIT, CLASS_CR, CLASS_HOST, CLASS_TARGET, CLASS_HTTP09,
 	CLASS_VERSION, CLASS_CL, CLASS_TE, CLASS_FIELD, CLASS_LIMIT,
 	CLASS_METHOD, CLASS_URL, CLASS_CL_LIST, CLASS_TRIM, CLASS_CLOSE,
-	NCLASSES
+	CLASS_CONN, CLASS_CL_TAB, NCLASSES
 };
 
 static const char *const classes[NCLASSES] = {
@@ -493,6 +493,13 @@ static const char *const classes[NCLASSES] = {
 	/* both accept: an HTTP/1.0 request with Connection: keep-alive and
 	 * close; close wins (RFC 9112 9.3), http-parser keeps alive */
 	"keep-alive and close in HTTP/1.0",
+	/* both accept: a Connection token with OWS around it that
+	 * http-parser does not recognise ("keep-alive<TAB>"); lem trims OWS
+	 * from list elements (RFC 9110 5.6.1) */
+	"Connection tokens http-parser misses",
+	/* a Content-Length value with HTAB in the OWS after it; OWS is SP
+	 * or HTAB (RFC 9110 5.6.3), http-parser takes only SP */
+	"Content-Length followed by HTAB",
 };
 static unsigned long class_count[NCLASSES];
 
@@ -546,12 +553,14 @@ method_known(const struct lem_http_parser *p, const unsigned char *b)
 	return 0;
 }
 
-/* the head lem accepted has a Content-Length list or repeat */
+/* the class of a Content-Length lem accepted and http-parser did not:
+ * a list or repeat, HTAB after the value, or -1 */
 static int
-cl_list_or_repeat(const struct lem_http_parser *p, const unsigned char *b)
+cl_explain(const struct lem_http_parser *p, const unsigned char *b)
 {
-	unsigned int i, k = 0;
+	unsigned int i, k = 0, tab = 0;
 	const struct lem_http_header *h;
+	size_t e;
 
 	for (i = 0; i < p->nheaders; i++) {
 		h = &p->headers[i];
@@ -560,21 +569,26 @@ cl_list_or_repeat(const struct lem_http_parser *p, const unsigned char *b)
 				"content-length", 14) != 0)
 			continue;
 		if (memchr(b + h->value.off, ',', h->value.len) != NULL)
-			return 1;
+			return CLASS_CL_LIST;
 		k++;
+		for (e = h->value.off + h->value.len; b[e] == ' ' ||
+				b[e] == '\t'; e++)
+			tab |= b[e] == '\t';
 	}
-	return k > 1;
+	return k > 1 ? CLASS_CL_LIST : tab ? CLASS_CL_TAB : -1;
 }
 
-/* Connection fields of the head lem accepted list close and keep-alive */
-static int
-close_and_keep_alive(const struct lem_http_parser *p, const unsigned char *b)
+/* whether the Connection fields of the head lem accepted list close and
+ * keep-alive, found here on their own */
+static void
+conn_tokens(const struct lem_http_parser *p, const unsigned char *b,
+		int *close, int *ka)
 {
 	const struct lem_http_header *h;
 	unsigned int i;
 	size_t k, e, t;
-	int close = 0, ka = 0;
 
+	*close = *ka = 0;
 	for (i = 0; i < p->nheaders; i++) {
 		h = &p->headers[i];
 		if (h->name.len != 10 || strncasecmp((const char *)b +
@@ -590,15 +604,31 @@ close_and_keep_alive(const struct lem_http_parser *p, const unsigned char *b)
 				t--;
 			if (t - k == 5 && strncasecmp((const char *)b + k,
 					"close", 5) == 0)
-				close = 1;
+				*close = 1;
 			if (t - k == 10 && strncasecmp((const char *)b + k,
 					"keep-alive", 10) == 0)
-				ka = 1;
+				*ka = 1;
 			while (t < e && b[t] != ',')
 				t++;
 		}
 	}
-	return close && ka;
+}
+
+/* the class of a keep-alive disagreement, or -1 */
+static int
+keep_alive_explain(const struct lem_http_parser *p, const unsigned char *b)
+{
+	int close, ka, lem_ka = (p->flags & LEM_HTTP_KEEP_ALIVE) != 0;
+
+	conn_tokens(p, b, &close, &ka);
+	if (lem_ka != (!close && (p->version == 1 || ka)))
+		return -1;              /* lem is wrong by its own tokens */
+	if (((H.flags & F_CONNECTION_CLOSE) != 0) != close ||
+			((H.flags & F_CONNECTION_KEEP_ALIVE) != 0) != ka)
+		return CLASS_CONN;
+	if (p->version == 0 && close && ka)
+		return CLASS_CLOSE;
+	return -1;
 }
 
 /*
@@ -653,7 +683,7 @@ diff_explain(const struct lem_http_parser *p, int r, int err,
 			return CLASS_URL;
 		case HPE_INVALID_CONTENT_LENGTH:
 		case HPE_UNEXPECTED_CONTENT_LENGTH:
-			return cl_list_or_repeat(p, b) ? CLASS_CL_LIST : -1;
+			return cl_explain(p, b);
 		}
 		return -1;
 	}
@@ -804,13 +834,11 @@ diff_request(const struct lem_http_parser *p, int r, const unsigned char *b,
 		}
 		if ((H.keep_alive != 0) !=
 				((p->flags & LEM_HTTP_KEEP_ALIVE) != 0)) {
-			if (p->version != 0 || (p->flags &
-					LEM_HTTP_KEEP_ALIVE) ||
-					!close_and_keep_alive(p, b)) {
+			c = keep_alive_explain(p, b);
+			if (c < 0) {
 				diff_report("keep-alive", p, r, err, b, n);
 				return;
 			}
-			c = CLASS_CLOSE;
 		}
 		class_count[c]++;
 		return;

@@ -255,6 +255,23 @@ test_fields(void)
 	GOOD("GET / HTTP/1.1\r\nX-C:   \r\n" H "\r\n");
 	CHECK(header_is(0, "X-C", "") && hdrs[0].value.len == 0);
 
+	/* long values (the 16- and 8-byte scans), with HTABs anywhere */
+	GOOD("GET / HTTP/1.1\r\n" H "X: 0123456789\t0123456789abcdef\t"
+		"0123456789abcdef\t01\r\nY: \t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t"
+		"\t\t\t\t\t\t\t\t\t\t\t\t\t\t\tz\t\r\n\r\n");
+	CHECK(hdrs[1].value.len == 47 && hdrs[2].value.len == 1);
+	BAD(400, "GET / HTTP/1.1\r\n" H "X: 0123456789abcdef0123456789abcdef"
+		"\x01\r\n\r\n");
+	BAD(400, "GET / HTTP/1.1\r\n" H "X: 0123456789abcdef0123456789\x7f"
+		"abcdef\r\n\r\n");
+	BAD(400, "GET / HTTP/1.1\r\n" H "X: 0123456789abcdef0123456789\r"
+		"abcdef\r\n\r\n");
+	BAD(400, "GET / HTTP/1.1\r\n" H "X: 0123456789abcdef0123\t56789\x1f"
+		"abcdef\r\n\r\n");
+	GOOD("GET / HTTP/1.1\r\n" H "X: \x80\xff\xfe\xa0\xc3\xa9\x80\xff\xfe"
+		"\xa0\xc3\xa9\x80\xff\xfe\xa0\xc3\xa9\x80\xff\xfe\xa0\r\n\r\n");
+	CHECK(hdrs[1].value.len == 22);
+
 	/* bare LF line ends are accepted in the head */
 	GOOD("GET / HTTP/1.1\nHost: a\nX: y\r\n\n");
 	CHECK(header_is(1, "X", "y"));
@@ -743,7 +760,8 @@ test_chunked(void)
 	CHUNKED("0\r\nX: a\r\n b\r\n\r\n", "TX=a|Eobsolete line folding@9");
 	CHUNKED("0\r\nX : a\r\n\r\n", "Ewhitespace before colon@3");
 	CHUNKED("0\r\nX: a\n\r\n", "Ebare LF in chunked body@3");
-	CHUNKED("0\r\nX: a\rb\r\n\r\n", "Einvalid character in field value@3");
+	CHUNKED("0\r\nX: a\rb\r\n\r\n", "Ebare CR@3");
+	CHUNKED("0\r\nX: a\x01\r\n\r\n", "Einvalid character@3");
 	CHUNKED("0\r\n\n", "Ebare LF in chunked body@3");
 	CHUNKED("0\r\n\r", "M@3");
 	/* sizes */
@@ -759,7 +777,9 @@ test_chunked(void)
 	CHUNKED("5;a=\"b\r\nhello\r\n", "Einvalid chunk extension@0");
 	CHUNKED("5;a=b c\r\nhello\r\n", "Einvalid chunk extension@0");
 	CHUNKED("5;@\r\nhello\r\n", "Einvalid chunk extension@0");
-	CHUNKED("5\r\r\nhello\r\n", "Einvalid chunk extension@0");
+	CHUNKED("5\r\r\nhello\r\n", "Ebare CR@0");
+	CHUNKED("5;a=\x7f\r\nhello\r\n", "Einvalid character@0");
+	CHUNKED("5;a=\"\xff\t\"\r\nhello\r\n0\r\n\r\n", "Dhello|F@22");
 	CHUNKED("7fffffffffffffff\r\nabc", "Dabc|M@21");
 	CHUNKED("07FFFFFFFFFFFFFFF\r\nabc", "Dabc|M@22");
 	CHUNKED("8000000000000000\r\nabc", "Echunk size too large@0");
