@@ -444,7 +444,7 @@ enum {
 	CLASS_WAIT, CLASS_CR, CLASS_HOST, CLASS_TARGET, CLASS_HTTP09,
 	CLASS_VERSION, CLASS_CL, CLASS_TE, CLASS_FIELD, CLASS_LIMIT,
 	CLASS_METHOD, CLASS_URL, CLASS_CL_LIST, CLASS_TRIM, CLASS_CLOSE,
-	CLASS_CONN, CLASS_CL_TAB, NCLASSES
+	CLASS_CONN, CLASS_CL_TAB, CLASS_TE_PREFIX, NCLASSES
 };
 
 static const char *const classes[NCLASSES] = {
@@ -500,6 +500,10 @@ static const char *const classes[NCLASSES] = {
 	/* a Content-Length value with HTAB in the OWS after it; OWS is SP
 	 * or HTAB (RFC 9110 5.6.3), http-parser takes only SP */
 	"Content-Length followed by HTAB",
+	/* a field whose name begins with Transfer-Encoding (say
+	 * Transfer-Encodings) next to Content-Length: http-parser takes it
+	 * for Transfer-Encoding and refuses the pair */
+	"name beginning with Transfer-Encoding",
 };
 static unsigned long class_count[NCLASSES];
 
@@ -631,6 +635,22 @@ keep_alive_explain(const struct lem_http_parser *p, const unsigned char *b)
 	return -1;
 }
 
+/* the head lem accepted has a field named Transfer-Encoding<more> */
+static int
+te_prefix(const struct lem_http_parser *p, const unsigned char *b)
+{
+	const struct lem_http_header *h;
+	unsigned int i;
+
+	for (i = 0; i < p->nheaders; i++) {
+		h = &p->headers[i];
+		if (h->name.len > 17 && strncasecmp((const char *)b +
+				h->name.off, "transfer-encoding", 17) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /*
  * The class of a disagreement between lem (r, p) and http-parser (H,
  * err) on the request b[0..n), or -1 if none explains it.
@@ -681,8 +701,13 @@ diff_explain(const struct lem_http_parser *p, int r, int err,
 			return method_known(p, b) ? -1 : CLASS_METHOD;
 		case HPE_INVALID_URL:
 			return CLASS_URL;
-		case HPE_INVALID_CONTENT_LENGTH:
+		case HPE_INVALID_TRANSFER_ENCODING:
+			return te_prefix(p, b) ? CLASS_TE_PREFIX : -1;
 		case HPE_UNEXPECTED_CONTENT_LENGTH:
+			if (te_prefix(p, b))
+				return CLASS_TE_PREFIX;
+			/* fall through */
+		case HPE_INVALID_CONTENT_LENGTH:
 			return cl_explain(p, b);
 		}
 		return -1;
