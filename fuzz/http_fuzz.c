@@ -866,6 +866,8 @@ diff_request(const struct lem_http_parser *p, int r, const unsigned char *b,
 			}
 		}
 		class_count[c]++;
+		if (show >= 0 && c == show)
+			diff_print(classes[c], p, r, err, b, n);
 		return;
 	}
 	c = diff_explain(p, r, err, b, n);
