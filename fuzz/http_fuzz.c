@@ -14,7 +14,9 @@
  *             time, or in two pieces;
  *   bits 4-5  limits: the defaults, or small ones (128 bytes and 4
  *             fields, 1024 and 20, no fields at all);
- *   bits 6-7  responses: the request was HEAD, CONNECT.
+ *   bits 6-7  responses: the request was HEAD, CONNECT; with a chunked
+ *             body, bit 7 instead picks WebSocket frames (the second
+ *             byte then also says which side and which RSV bits).
  * Invariants: whatever the split, the result is the same as for the
  * whole input (the status of a refusal, every offset of a success, the
  * data and trailers of a chunked body, the bytes consumed); offsets lie
@@ -32,8 +34,16 @@
  * disagreement outside every class aborts.  LEM_FUZZ_STATS=1 prints how
  * often each class was met at exit.
  *
+ * WebSocket frames (lib/lem/websocket/frame.c): a header gives the same
+ * result from every prefix, and encoding what was parsed gives back its
+ * bytes exactly (the shortest length form is the only valid one);
+ * masking in two pieces equals masking at once and undoes itself; the
+ * UTF-8 check of a text payload is the same whole, byte by byte and by a
+ * reference decoder.
+ *
  * Build: clang -g -O1 -fsanitize=fuzzer,address,undefined -I../lib/lem/http
- *        http_fuzz.c ../lib/lem/http/parser.c   (or `make fuzz`)
+ *        -I../lib/lem/websocket http_fuzz.c ../lib/lem/http/parser.c
+ *        ../lib/lem/websocket/frame.c   (or `make fuzz`)
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -42,6 +52,7 @@
 #include <strings.h>
 
 #include "parser.h"
+#include "frame.h"
 
 #if defined(__has_feature)
 # if __has_feature(address_sanitizer)
@@ -356,6 +367,111 @@ chunked_both(const unsigned char *b, size_t n, struct split *sp,
 		*consumed = w.consumed;
 	if (end != NULL)
 		*end = w.end;
+}
+
+/* ---------------------------------------------------------- WebSocket */
+
+/* a reference UTF-8 check, code point by code point */
+static int
+utf8_ref(const unsigned char *s, size_t n)
+{
+	size_t i = 0, k, need;
+	unsigned long cp, min;
+	unsigned char c;
+
+	while (i < n) {
+		c = s[i++];
+		if (c < 0x80)
+			continue;
+		if ((c & 0xe0) == 0xc0) {
+			need = 1;
+			cp = c & 0x1f;
+			min = 0x80;
+		} else if ((c & 0xf0) == 0xe0) {
+			need = 2;
+			cp = c & 0x0f;
+			min = 0x800;
+		} else if ((c & 0xf8) == 0xf0) {
+			need = 3;
+			cp = c & 0x07;
+			min = 0x10000;
+		} else {
+			return 0;
+		}
+		for (k = 0; k < need; k++) {
+			if (i == n || (s[i] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (s[i++] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+	}
+	return 1;
+}
+
+static void
+ws_frames(const unsigned char *b, size_t n, unsigned int ctl)
+{
+	unsigned int flags = (ctl & 1 ? LEM_WS_SERVER : 0) | (ctl & 0x70);
+	unsigned char h[LEM_WS_HEADER_MAX], *pay, *pay2, message = 0;
+	struct lem_ws_frame f, g;
+	struct lem_utf8 u = LEM_UTF8_INIT, v;
+	size_t off = 0, len, k, cut;
+	unsigned int code;
+	int r, rk, frames, whole, byte;
+
+	for (frames = 0; off < n && frames < 64; frames++) {
+		r = lem_ws_frame_parse(&f, b + off, n - off, flags);
+		ASSERT(r == -1 || r == 0 || (r >= 2 && r <= 14));
+		for (k = 0; k < n - off && k < LEM_WS_HEADER_MAX; k++) {
+			rk = lem_ws_frame_parse(&g, b + off, k, flags);
+			if (r > 0 && k >= (size_t)r)
+				break;
+			ASSERT(rk == 0 || (rk == -1 && r == -1 &&
+				strcmp(g.why, f.why) == 0));
+			if (rk == 0 && k >= 2 && r != -1)
+				ASSERT(g.hlen == f.hlen);
+		}
+		if (r <= 0)
+			return;
+		ASSERT(f.hlen == r);
+		ASSERT(lem_ws_frame_encode(h, (unsigned int)(f.fin << 7 |
+			f.rsv | f.opcode), f.len, f.masked ? f.mask : NULL) ==
+			(size_t)r);
+		ASSERT(memcmp(h, b + off, (size_t)r) == 0);
+		if (lem_ws_frame_sequence(&message, &f) < 0)
+			ASSERT(f.why != NULL);
+		off += (size_t)r;
+		len = f.len < n - off ? (size_t)f.len : n - off;
+		pay = malloc(len + 1);
+		pay2 = malloc(len + 1);
+		lem_ws_mask(pay, b + off, len, f.mask, 0);
+		cut = len ? (ctl >> 1) % (len + 1) : 0;
+		lem_ws_mask(pay2, b + off, cut, f.mask, 0);
+		lem_ws_mask(pay2 + cut, b + off + cut, len - cut, f.mask, cut);
+		ASSERT(memcmp(pay, pay2, len) == 0);
+		lem_ws_mask(pay2, pay2, len, f.mask, 0);
+		ASSERT(memcmp(pay2, b + off, len) == 0);
+		if (f.opcode == LEM_WS_CLOSE) {
+			r = lem_ws_close_check(pay, len, &code);
+			ASSERT(r == 0 || r == 1002 || r == 1007);
+			ASSERT(r != 0 || len == 0 || lem_ws_close_code_valid(code));
+		}
+		/* UTF-8: whole, byte by byte, the reference; and carried over
+		 * from frame to frame */
+		v = (struct lem_utf8)LEM_UTF8_INIT;
+		whole = lem_utf8_check(&v, pay, len) == 0 && lem_utf8_done(&v);
+		v = (struct lem_utf8)LEM_UTF8_INIT;
+		byte = 1;
+		for (k = 0; k < len && byte; k++)
+			byte = lem_utf8_check(&v, pay + k, 1) == 0;
+		byte = byte && lem_utf8_done(&v);
+		ASSERT(whole == byte && whole == utf8_ref(pay, len));
+		lem_utf8_check(&u, pay, len);
+		free(pay);
+		free(pay2);
+		off += len;
+	}
 }
 
 /* ------------------------------------------------- the differential */
@@ -924,7 +1040,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		head_both(&p, LEM_HTTP_RESPONSE, b, n, &l, &sp);
 		break;
 	case 2:
-		chunked_both(b, n, &sp, l.max_head, NULL, NULL);
+		if (data[0] & 0x80)
+			ws_frames(b, n, data[1]);
+		else
+			chunked_both(b, n, &sp, l.max_head, NULL, NULL);
 		break;
 	default:
 		/* pipelined requests, each with its body */
