@@ -534,7 +534,7 @@ test_pipelining(void)
 	off = (size_t)r + 3;
 	lem_http_parser_reset(&p);
 	CHECK(p.headers == hdrs && p.max_headers == NHDR &&
-		p.max_head == LEM_HTTP_MAX_HEAD);
+		p.max_head == LEM_HTTP_MAX_HEAD && p.nheaders == 0);
 	r = lem_http_parse(&p, two + off, sizeof(two) - 1 - off);
 	CHECK(r == 32 && p.path.off == 4 && p.path.len == 4);
 	CHECK(p.query.len == 1 && two[off + p.query.off] == 'x');
@@ -595,6 +595,25 @@ test_responses(void)
 	CHECK(RES("HTTP/1.1 407 Auth\r\nContent-Length: 0\r\n\r\n") > 0);
 	CHECK(P.body == LEM_HTTP_BODY_LENGTH);
 	o_connect = 0;
+
+	/* 100 Continue, then the answer, to a HEAD: the settings stay */
+	{
+		static const char two[] = "HTTP/1.1 100 Continue\r\n\r\n"
+			"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n";
+		struct lem_http_parser p;
+		int r;
+
+		lem_http_parser_init(&p, LEM_HTTP_RESPONSE, hdrs, NHDR);
+		p.head_response = 1;
+		p.max_head = 100;
+		r = lem_http_parse(&p, two, sizeof(two) - 1);
+		CHECK(r == 25 && p.status == 100);
+		lem_http_parser_reset(&p);
+		CHECK(p.head_response == 1 && p.max_head == 100);
+		CHECK(lem_http_parse(&p, two + r, sizeof(two) - 1 - (size_t)r)
+			== 38 && p.status == 200);
+		CHECK(p.body == LEM_HTTP_BODY_NONE && p.content_length == 7);
+	}
 
 	BADRES("HTTP/1.1 099 X\r\n\r\n");
 	BADRES("HTTP/1.1 600 X\r\n\r\n");

@@ -97,7 +97,8 @@ struct lem_http_parser {
 	uint64_t content_length;        /* for LEM_HTTP_BODY_LENGTH */
 
 	/* after lem_http_parse() returned < 0: the status to answer (400,
-	 * 414, 431, 501, 505) and a short reason, a static string */
+	 * 414, 431, 501, 505; for a response always 502) and a short
+	 * reason, a static string */
 	unsigned int error;
 	const char *why;
 
