@@ -570,6 +570,7 @@ luaopen_lem_streams(lua_State *T)
 	lua_setmetatable(T, -2);
 	lua_setfield(T, LUA_REGISTRYINDEX, "lem.streams.unload");
 
+	streams_internal_register(T);
 	lua_newtable(T);
 	luaL_register(T, NULL, streams_functions);
 	stream_open_methods(T);

@@ -106,6 +106,9 @@ struct server *server_new(lua_State *T);
 void sendfile_open_methods(lua_State *T);
 int streams_sendfile(lua_State *T);
 
+/* internal.c: registry["lem.streams.internal"], for other modules */
+void streams_internal_register(lua_State *T);
+
 extern char stream_rbuf[];
 #define STREAM_RBUF_SIZE 65536
 
