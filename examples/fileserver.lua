@@ -11,10 +11,11 @@ local server = assert(streams.tcp_listen('*', port))
 print(('serving %s on port %d'):format(root, select(2, server:address())))
 io.stdout:flush()        -- the banner shows even through a pipe
 
-local function respond(s, status, body)
-	s:write(('HTTP/1.1 %s\r\nContent-Type: text/plain\r\n' ..
+-- a short answer; HEAD gets the same headers without the body
+local function respond(s, method, status, body, headers)
+	s:write(('HTTP/1.1 %s\r\nContent-Type: text/plain\r\n%s' ..
 		'Content-Length: %d\r\nConnection: close\r\n\r\n%s'):format(
-		status, #body, body))
+		status, headers or '', #body, method == 'HEAD' and '' or body))
 end
 
 assert(server:autospawn(function(s)
@@ -27,14 +28,21 @@ assert(server:autospawn(function(s)
 	until line == '\r\n' or line == '\n'
 
 	local method, path = request:match('^(%u+) (/[^ ?]*)')
-	if method ~= 'GET' and method ~= 'HEAD' then
-		respond(s, '405 Method Not Allowed', 'only GET and HEAD\n')
+	-- a zero byte in the path would make sendfile() raise
+	if not method or path:find('%z') then
+		respond(s, method or 'GET', '400 Bad Request', 'bad request line\n')
+	elseif method ~= 'GET' and method ~= 'HEAD' then
+		respond(s, method, '405 Method Not Allowed', 'only GET and HEAD\n',
+			'Allow: GET, HEAD\r\n')
 	elseif path:find('%.%.') then
-		respond(s, '403 Forbidden', 'no ..\n')
+		respond(s, method, '403 Forbidden', 'no ..\n')
 	else
-		local file = streams.sendfile(root .. path)
-		if not file then
-			respond(s, '404 Not Found', path .. ' not found\n')
+		-- a FIFO, directory or device: nil, 'not a regular file' at once
+		local file, err = streams.sendfile(root .. path)
+		if err == 'not a regular file' then
+			respond(s, method, '403 Forbidden', path .. ' is not a regular file\n')
+		elseif not file then
+			respond(s, method, '404 Not Found', path .. ' not found\n')
 		else
 			s:cork()        -- nil, 'not supported' without TCP_CORK: fine
 			s:write(('HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n' ..

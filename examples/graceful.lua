@@ -19,9 +19,9 @@ local idle = utils.condition()   -- broadcast when count drops to 0
 
 utils.spawn(function()
 	local name = stop:wait()
-	print(('%s: closing the server, %d connection(s) open'):format(name, count))
-	io.stdout:flush()
 	server:close()           -- autospawn returns; new clients are refused
+	print(('%s: server closed, %d connection(s) open'):format(name, count))
+	io.stdout:flush()
 	-- wait for the open connections, at most `grace` seconds
 	local done = utils.timeout(grace, function()
 		while count > 0 do

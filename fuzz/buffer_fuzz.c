@@ -9,8 +9,8 @@
  * The input is split into a control part and a payload.  The payload is
  * "received" in chunks whose sizes come from the control bytes, and read
  * with a sequence of read(), read(n), read('*l') and read('*a') chosen by
- * the control bytes, each following the buffer calls of the matching
- * operation in stream.c (op_read, op_read_n, op_read_line, op_read_all),
+ * the control bytes, through the framing functions of buffer.c that the
+ * streams call (lem_frame_*), with and without the scratch buffer and
  * with a small receive size and line cap so that every branch is hit.
  * Invariants: everything handed out, followed by a final '*a', is the
  * payload exactly, in order; read(n) gives n bytes; a line ends with its
@@ -93,166 +93,75 @@ check_idle(const struct lem_buf *b)
 	}
 }
 
-static void
-hand_out(struct sink *s, struct lem_buf *b, size_t len)
+/* the source of the framing functions: the peer, in its chunks */
+static ssize_t
+src_recv(void *ud, char *dst, size_t len, int *err)
 {
-	size_t got;
-	const char *p = lem_buf_take(b, len, &got);
-
-	if (p == NULL || got != len)
-		abort();
-	/* stream.c hands bytes out through lem_buf_data, also 0 of them */
-	if (lem_buf_data(b) == NULL || (len > 0 && memcmp(lem_buf_data(b), p, len)))
-		abort();
-	sink_add(s, p, len);
-	lem_buf_consume(b, len);
+	(void)err;
+	return (ssize_t)peer_recv(ud, dst, len);
 }
 
-static void
-stash(struct lem_buf *b, const char *p, size_t n)
-{
-	if (lem_buf_append(b, p, n) < 0)
-		abort();
-}
-
-/* op_read: 1 if something was handed out, 0 at the end */
+/*
+ * Run one framing call the way read.c does: hand out a frame (through
+ * lem_buf_data when it comes from the buffer, as read.c copies it),
+ * then lem_frame_done.  Returns the framing result.
+ */
 static int
-op_read(struct peer *p, struct lem_buf *b, struct sink *s, int *open)
+frame(int kind, struct peer *p, struct lem_buf *b, struct sink *s, int *open,
+		size_t n, int use_scratch)
 {
 	char rbuf[RBUF];
-	size_t r;
-
-	if (lem_buf_len(b) > 0) {
-		hand_out(s, b, lem_buf_len(b));
-		return 1;
-	}
-	if (!*open)
-		return 0;
-	r = peer_recv(p, rbuf, RBUF);
-	if (r == 0) {
-		*open = 0;
-		return 0;
-	}
-	sink_add(s, rbuf, r);
-	return 1;
-}
-
-static void
-op_read_n(struct peer *p, struct lem_buf *b, struct sink *s, int *open, size_t n)
-{
-	char rbuf[RBUF];
-	size_t before = s->len;
-
-	for (;;) {
-		size_t have = lem_buf_len(b), avail, r;
-		char *dst;
-
-		if (have >= n) {
-			hand_out(s, b, n);
-			break;
-		}
-		if (!*open)
-			return;         /* 'closed': the bytes stay stored */
-		if (have == 0 && n <= RBUF) {
-			r = peer_recv(p, rbuf, RBUF);
-			if (r > 0 && r >= n) {
-				sink_add(s, rbuf, n);
-				stash(b, rbuf + n, r - n);
-				break;
-			}
-			if (r > 0) {
-				stash(b, rbuf, r);
-				continue;
-			}
-		} else {
-			dst = lem_buf_space(b, n - have, &avail);
-			if (dst == NULL || avail < n - have)
-				abort();
-			r = peer_recv(p, dst, avail);
-			lem_buf_commit(b, r);
-			if (r > 0)
-				continue;
-		}
-		*open = 0;
-	}
-	if (s->len - before != n)
-		abort();
-}
-
-static void
-op_read_line(struct peer *p, struct lem_buf *b, struct sink *s, int *open)
-{
-	char rbuf[RBUF];
+	struct lem_src src;
+	struct lem_frame f;
 	size_t scanned = 0, before = s->len;
+	int err = 0, rc;
 
-	for (;;) {
-		size_t len = lem_buf_line(b, &scanned), avail, r;
-		char *dst;
-
-		if (len > LINE_MAX_ ||
-				(len == 0 && lem_buf_len(b) >= LINE_MAX_))
-			return;         /* 'line too long': nothing consumed */
-		if (len > 0) {
-			hand_out(s, b, len);
-			break;
-		}
-		if (!*open)
-			return;
-		if (lem_buf_len(b) == 0) {
-			r = peer_recv(p, rbuf, RBUF);
-			if (r > 0) {
-				const char *nl = memchr(rbuf, '\n', r);
-
-				if (nl != NULL && nl - rbuf < LINE_MAX_) {
-					size_t l = (size_t)(nl - rbuf) + 1;
-
-					sink_add(s, rbuf, l);
-					stash(b, rbuf + l, r - l);
-					break;
-				}
-				stash(b, rbuf, r);
-				continue;
-			}
-		} else {
-			dst = lem_buf_space(b, RBUF, &avail);
-			if (dst == NULL)
-				abort();
-			r = peer_recv(p, dst, avail);
-			lem_buf_commit(b, r);
-			if (r > 0)
-				continue;
-		}
-		*open = 0;
+	src.recv = src_recv;
+	src.ud = p;
+	src.scratch = use_scratch ? rbuf : NULL;   /* busy: no scratch */
+	src.scratch_size = RBUF;
+	src.chunk = RBUF;
+	src.open = *open;
+	switch (kind) {
+	case 0:  rc = lem_frame_some(b, &src, &f, &err); break;
+	case 1:  rc = lem_frame_n(b, &src, n, &f, &err); break;
+	case 2:
+		/* a line comes in several calls when the source runs dry
+		 * between them: scanned carries over */
+		do
+			rc = lem_frame_line(b, &src, &scanned, LINE_MAX_, &f, &err);
+		while (rc == LEM_FRAME_WAIT);
+		break;
+	default: rc = lem_frame_all(b, &src, &f, &err); break;
 	}
-	/* the line: ends with its only '\n', within the cap */
-	{
+	*open = src.open;
+	if (rc == LEM_FRAME_ERROR)
+		abort();                /* no memory, the only error here */
+	if (rc != LEM_FRAME_DONE)
+		return rc;
+	if (f.in_buf && (f.len > lem_buf_len(b) ||
+			(f.len > 0 && f.data != lem_buf_data(b))))
+		abort();
+	if (!f.in_buf && (f.data < rbuf || f.data + f.len > rbuf + RBUF))
+		abort();
+	sink_add(s, f.data, f.len);
+	lem_frame_done(b, &f);
+	if (kind == 1 && s->len - before != n)
+		abort();
+	if (kind == 2) {
+		/* the line: ends with its only '\n', within the cap */
 		size_t l = s->len - before;
 
 		if (l == 0 || l > LINE_MAX_ || s->data[s->len - 1] != '\n' ||
 				memchr(s->data + before, '\n', l - 1) != NULL)
 			abort();
 	}
-}
-
-static void
-op_read_all(struct peer *p, struct lem_buf *b, struct sink *s, int *open)
-{
-	size_t avail, r, len;
-	const char *all;
-	char *dst;
-
-	while (*open) {
-		dst = lem_buf_space(b, RBUF, &avail);
-		if (dst == NULL)
+	if (kind == 3) {
+		if (*open || lem_buf_len(b) != 0)
 			abort();
-		r = peer_recv(p, dst, avail);
-		lem_buf_commit(b, r);
-		if (r == 0)
-			*open = 0;
+		lem_buf_free(b);
 	}
-	all = lem_buf_all(b, &len);
-	sink_add(s, all, len);
-	lem_buf_free(b);
+	return rc;
 }
 
 int
@@ -276,31 +185,33 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (op = 0; op < 4 * p.len + 16 && (open || lem_buf_len(&b) > 0); op++) {
 		uint8_t c = ctl_byte(&p);
 
+		int scratch = !(c & 0x20);
+
 		switch (c & 3) {
 		case 0:
-			op_read(&p, &b, &s, &open);
+			frame(0, &p, &b, &s, &open, 0, scratch);
 			break;
 		case 1: {
 			size_t n = ctl_byte(&p);
 
 			if (c & 4)
 				n = n * 13 + ctl_byte(&p);  /* beyond RBUF */
-			op_read_n(&p, &b, &s, &open, n);
+			frame(1, &p, &b, &s, &open, n, scratch);
 			break;
 		}
 		case 2:
-			op_read_line(&p, &b, &s, &open);
+			frame(2, &p, &b, &s, &open, 0, scratch);
 			break;
 		case 3:
 			if ((c & 0x1c) == 0)        /* '*a' ends it: rarely */
-				op_read_all(&p, &b, &s, &open);
+				frame(3, &p, &b, &s, &open, 0, scratch);
 			else
-				op_read(&p, &b, &s, &open);
+				frame(0, &p, &b, &s, &open, 0, scratch);
 			break;
 		}
 		check_idle(&b);
 	}
-	op_read_all(&p, &b, &s, &open);
+	frame(3, &p, &b, &s, &open, 0, 1);
 	check_idle(&b);
 	if (s.len != p.len || (p.len > 0 && memcmp(s.data, p.data, p.len) != 0)) {
 		fprintf(stderr, "handed out %zu bytes, payload %zu: differ\n",

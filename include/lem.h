@@ -50,7 +50,7 @@
 #include <lauxlib.h>
 
 #define LEM_VERSION_MAJOR 0
-#define LEM_VERSION_MINOR 1
+#define LEM_VERSION_MINOR 2
 #define LEM_VERSION_PATCH 0
 
 /* The libev loop lem runs; use it as the loop argument of ev_* calls. */
@@ -188,6 +188,11 @@ struct lem_wait {
  * w is not waiting afterwards: check lem_waiting(w) before arming.
  */
 int lem_wait(lua_State *T, struct lem_wait *w, lem_cancel_cb cancel);
+
+/* Would a wait that the running coroutine T starts now end at once (a
+ * deadline has passed, or T is cancelled)?  An operation that skipped a
+ * system call because it expected to wait can try it first. */
+int lem_wait_ends_now(lua_State *T);
 
 /* End the wait: returns the waiting coroutine (push its results, then
  * lem_queue() it), or NULL if w was not waiting. */

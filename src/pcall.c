@@ -499,7 +499,7 @@ lem_traceback(lua_State *T)
 	unsigned int slot;
 	luaL_Buffer b;
 
-	int bare = lua_isnoneornil(T, 1);
+	int bare = lua_gettop(T) == 0;
 
 	lua_rawgeti(T, LUA_REGISTRYINDEX, traceback_ref);
 	lua_insert(T, 1);
@@ -510,8 +510,8 @@ lem_traceback(lua_State *T)
 	}
 	if (bare) {
 		/* no message: Lua's form starts with the header line */
+		lua_settop(T, 1);
 		lua_pushliteral(T, "");
-		lua_replace(T, 2);
 	}
 	if (lua_isnoneornil(T, 3)) {
 		lua_settop(T, 2);
@@ -627,6 +627,18 @@ pcall_init(void)
 		set_field("coroutine", "running", lem_running);
 		set_field("debug", "getinfo", lem_getinfo);
 		set_field("debug", "traceback", lem_traceback);
+	}
+	lua_pop(L, 1);
+
+	/*
+	 * C modules stay loaded until the process ends: objects made by a
+	 * __gc metamethod while the state closes are finalized after the
+	 * library handles (LuaJIT), and would call into unmapped code.
+	 */
+	lua_getfield(L, LUA_REGISTRYINDEX, "_LOADLIB");
+	if (lua_istable(L, -1)) {
+		lua_pushnil(L);
+		lua_setfield(L, -2, "__gc");
 	}
 	lua_pop(L, 1);
 

@@ -324,6 +324,17 @@ lem_wait(lua_State *T, struct lem_wait *w, lem_cancel_cb cancel)
 	return ret;
 }
 
+int
+lem_wait_ends_now(lua_State *T)
+{
+	struct task *t;
+
+	if (T != sched_running)
+		return 0;
+	t = TASK(sched_owner());
+	return t->cancelled || (t->scope != NULL && scope_expired(t->scope));
+}
+
 /* w ends: it is no longer what its coroutine waits for */
 static lua_State *
 wait_take(struct lem_wait *w)

@@ -1,11 +1,11 @@
 -- t/01-interpreter.t - the lem command line: options, arg, exit status,
--- error reports, output, signals (SPEC "Usage", DECISIONS 1-8)
+-- error reports, output, signals (README "Running scripts")
 local tap = dofile((arg[0]:match('^(.*)/') or '.') .. '/tap.lua')
 local utils = require 'lem.utils'
 local sh, lemrun, q = tap.sh, tap.lemrun, tap.quote
 local LEM = q(tap.lem)
 
-tap.plan(58, 120)
+tap.plan(63, 120)
 
 -- options
 local o, e, st = sh(LEM .. ' -v')
@@ -185,6 +185,46 @@ tap.like(o, '^true', 'io.popen:close() still gets its child after the loop ran')
 -- stdio descriptors are left as lem found them
 o, e, st = sh(LEM .. [[ -e 'print(1)' | cat]])
 tap.is(o, '1\n', 'plain output through a pipe')
+
+-- arg is set once -e and -l have run, as lua(1) does
+o, e, st = sh(LEM .. [[ -e 'io.write(tostring(arg), " ")' ]] ..
+	tap.quote(tap.writefile(tap.tmpname('.lua'), 'io.write(type(arg), " ", arg[1])')) .. ' one')
+tap.is(o, 'nil table one', 'arg is not set during -e, and is set for the script')
+
+-- descriptors 0-2 closed at start: /dev/null takes their place
+o, e, st = sh(LEM .. [[ -e 'local f = io.open("/proc/self/fd/1") print("x")' <&- >&- 2>&-; echo "st=$?"]])
+tap.is(o, 'st=0\n', 'lem runs with 0-2 closed')
+do
+	local report = tap.tmpname('.fds')
+	local script = tap.writefile(tap.tmpname('.lua'), [[
+		local s = require('lem.streams').tcp_listen('127.0.0.1', 0)
+		local f = io.open(']] .. report .. [[', 'w')
+		for i = 0, 2 do
+			local p = io.popen('readlink /proc/' ..
+				io.open('/proc/self/stat'):read('*n') .. '/fd/' .. i)
+			f:write(p:read('*l'), ' ')
+			p:close()
+		end
+		f:close()
+	]])
+	sh(LEM .. ' ' .. script .. ' <&- >&- 2>&-')
+	tap.is(tap.readfile(report), '/dev/null /dev/null /dev/null ',
+		'what lem opens does not land on 0-2')
+end
+
+-- the traceback of an uncaught error shows where it happened
+o, e, st = lemrun([[
+table.sort({ 3, 1, 2 }, function(a, b) local t = nil return t.x < b end)
+]])
+tap.like(e, 'attempt to index.*stack traceback:.-:1: in function <', 
+	'an error in a sort comparator: its own frame is in the traceback')
+o, e, st = lemrun([[
+local utils = require 'lem.utils'
+local function deeper() local t = {} return t.a.b end
+utils.spawn(function() utils.sleep(0.001) deeper() end)
+]])
+tap.like(e, ":2: attempt to index.*in function 'deeper'",
+	'an error in a spawned coroutine after a wait: the frames where it happened')
 
 tap.cleanup()
 tap.done()

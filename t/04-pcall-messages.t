@@ -22,10 +22,8 @@ tap.ok(err == t, 'pcall(error, table) returns the table itself')
 ok, err = xpcall(error, function(m) return 'handled ' .. tostring(m) end)
 tap.is(err, 'handled nil', 'xpcall(error, handler) on a C function')
 local s = utils.sleeper()
-local a, b, c = pcall(s.sleep, s, 0.01)
-tap.ok(a == true and b == nil and c == 'timeout',
-	'pcall of a C function that suspends still works',
-	tostring(a) .. ' ' .. tostring(b) .. ' ' .. tostring(c))
+tap.same(tap.pack(pcall(s.sleep, s, 0.01)), { true, nil, 'timeout', n = 3 },
+	'pcall of a C function that suspends still works')
 ok, err = pcall(function() error('z') end)
 tap.like(err, '^.*04%-pcall%-messages%.t:%d+: z$',
 	'Lua functions keep their positions')

@@ -14,13 +14,15 @@ tap.plan(5)
 
 local srv = assert(streams.tcp_listen('127.0.0.1', 0))
 local _, port = srv:address()
+local gone = false
 utils.spawn(function()
 	local c = assert(streams.tcp_connect('127.0.0.1', port))
 	assert(c:write('last words'))
 	c:close()
+	gone = true
 end)
 local s = assert(srv:accept())
-utils.sleeper():sleep(0.1)
+tap.waitfor(function() return gone end)
 local ok, err
 for _ = 1, 100 do
 	ok, err = s:write(('z'):rep(65536))

@@ -1,5 +1,6 @@
 -- t/14-streams-regressions.t - the failures of the original lem.streams
--- (issue 3, item 4), one test each, plus what they exercise elsewhere
+-- (the lem this one replaces), one test each, plus what they exercise
+-- elsewhere
 local tap = dofile((arg[0]:match('^(.*)/') or '.') .. '/tap.lua')
 local utils = require 'lem.utils'
 local streams = require 'lem.streams'
@@ -49,20 +50,18 @@ tap.like(o, '^%s*40001%s*$', 'print output through a pipe: no line lost', o)
 p = assert(streams.popen('yes'))
 p:read(10)
 p:close()
-local gone
-for _ = 1, 50 do
+local gone = tap.waitfor(function()
 	local st = tap.sh('cat /proc/[0-9]*/stat 2>/dev/null | awk \'$4 == ' ..
 		tap.pid() .. ' && ($2 == "(yes)" || $3 == "Z")\' | wc -l')
-	if tonumber(st) == 0 then gone = true break end
-	sleep(0.05)
-end
+	return tonumber(st) == 0
+end, 20)
 tap.ok(gone, "a popen child killed by SIGPIPE (default disposition) is reaped, no zombie")
 
 -- 5. a refused connect is an error from tcp_connect itself
 local x1, x2, port = pair()
 x1:close() x2:close()
 local r, e = streams.tcp_connect('127.0.0.1', port)
-tap.ok(r == nil and e == 'Connection refused', "refused: nil, 'Connection refused'", e)
+tap.same({ r, e }, { nil, 'Connection refused' }, "refused: nil, 'Connection refused'")
 
 -- 6. accept that has to wait
 local srv = assert(streams.tcp_listen('127.0.0.1', 0))
@@ -114,7 +113,7 @@ c2:close()
 c1:write('data that would wake it\n')
 sleep(0.05)
 tap.is(count, 1, 'close() of a waiting stream resumes it exactly once')
-tap.ok(last[1] == nil and last[2] == 'interrupted', "... with nil, 'interrupted'")
+tap.same(last, { nil, 'interrupted' }, "... with nil, 'interrupted'")
 c1:close() a:close()
 
 -- 10. O_NONBLOCK is added to the flags, not written over them

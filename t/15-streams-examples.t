@@ -3,29 +3,31 @@ local tap = dofile((arg[0]:match('^(.*)/') or '.') .. '/tap.lua')
 local utils = require 'lem.utils'
 local streams = require 'lem.streams'
 
-tap.plan(10, 60)
+tap.plan(25, 60)
 
 local nfds = tap.nfds
 streams.popen('true'):close()
 local fds0 = nfds()
 
 local examples = tap.dir .. '/../examples'
-local function sleep(t) utils.sleeper():sleep(t) end
 
 -- start an example on port 0 (the system picks a free one, which the
--- banner reports); returns the port, its output, pid and banner
+-- banner reports); returns the port, its output, pid and banner.  The
+-- shell prints its pid before it becomes the example (exec), so the pid
+-- is always the first line and the banner the second; the example is
+-- killed at the end of the test even if the test dies.
 local function start(name, extra)
-	local p = assert(streams.popen('exec 2>&1; ' .. tap.quote(tap.lem) .. ' ' ..
-		examples .. '/' .. name .. ' 0 ' .. (extra or '') ..
-		' & echo $!; wait'))
-	local pid = tonumber(p:read('*l'))
+	local p = assert(streams.popen('exec 2>&1; echo $$; exec ' ..
+		tap.quote(tap.lem) .. ' ' .. (name:find('/') and name or
+		examples .. '/' .. name) .. ' 0 ' .. (extra or '')))
+	local pid = tap.kill_at_end(tonumber(p:read('*l')))
 	local banner = p:read('*l')
 	local port = tonumber(banner and banner:match('port (%d+)'))
 	return port, p, pid, banner
 end
 
 local function stop(p, pid)
-	os.execute('kill ' .. pid)
+	tap.kill(pid)
 	p:read('*a')
 	p:close()
 end
@@ -49,6 +51,35 @@ b:read('*l')
 tap.like(a:read('*l'), 'user2 joined', 'the first user hears of the second')
 b:write('hi there\n')
 tap.is(a:read('*l'), 'user2: hi there\n', 'a line from one user reaches the other')
+-- a third user stops reading; user2 talks, user1 reads each line before
+-- the next is sent (so user1 is never behind), until user3 is dropped
+local slow = assert(streams.tcp_connect('127.0.0.1', port))
+slow:read('*l')
+tap.like(a:read('*l'), 'user3 joined', 'a third user joins')
+local line = string.rep('x', 4000) .. '\n'
+local dropped, lines = false, 0
+for _ = 1, 20000 do
+	b:write(line)
+	lines = lines + 1
+	local got
+	repeat
+		got = a:read('*l')
+		if got and got:find('^%* user3 was disconnected') then dropped = true end
+	until not got or got:find('^user2: ')
+	if dropped or not got then break end
+end
+tap.ok(dropped, 'a user who stops reading is disconnected (after ' ..
+	lines .. ' lines of 4 kB)')
+if dropped then
+	-- what the kernel had buffered for it, then the end
+	local rest = slow:read('*a')
+	tap.ok(rest and slow:closed(), '... its connection is closed by the server')
+else
+	tap.skip(1, 'not disconnected')
+end
+slow:close()
+b:write('after that\n')
+tap.is(a:read('*l'), 'user2: after that\n', '... and the others go on talking')
 a:close() b:close()
 stop(p, pid)
 
@@ -61,28 +92,94 @@ port, p, pid, banner = start('fileserver.lua', dir)
 tap.like(banner, 'serving', 'fileserver.lua starts')
 c = assert(streams.tcp_connect('127.0.0.1', port))
 c:write('GET /f.bin HTTP/1.1\r\nHost: x\r\n\r\n')
-local resp = c:read('*a')
-tap.ok(resp:find('^HTTP/1.1 200') and resp:sub(-#content) == content and
-	resp:find('Content%-Length: 1000000'), 'fileserver.lua serves a file', resp:sub(1, 100))
+local resp, body = c:read('*a')
+tap.ok(resp and resp:find('^HTTP/1.1 200') and resp:sub(-#content) == content and
+	resp:find('Content%-Length: 1000000'), 'fileserver.lua serves a file',
+	resp and resp:sub(1, 100))
 c = assert(streams.tcp_connect('127.0.0.1', port))
 c:write('GET /missing HTTP/1.1\r\n\r\n')
 tap.like(c:read('*a'), '^HTTP/1.1 404', '... and says 404 for a missing one')
+-- one request on a new connection: the whole answer, and what follows
+-- the header
+local function ask(req)
+	local x = assert(streams.tcp_connect('127.0.0.1', port))
+	x:write(req)
+	local r = x:read('*a') or ''
+	return r, r:match('\r\n\r\n(.*)$')
+end
+resp, body = ask('HEAD /missing HTTP/1.1\r\nHost: x\r\n\r\n')
+tap.ok(resp:find('^HTTP/1.1 404') and resp:find('Content%-Length: %d+\r\n') and
+	body == '', 'HEAD of a missing file: 404 without a body', resp)
+resp, body = ask('HEAD /../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n')
+tap.ok(resp:find('^HTTP/1.1 403') and body == '', 'HEAD with ..: 403 without a body', resp)
+resp, body = ask('HEAD /f.bin HTTP/1.1\r\nHost: x\r\n\r\n')
+tap.ok(resp:find('^HTTP/1.1 200') and resp:find('Content%-Length: 1000000\r\n') and
+	body == '', 'HEAD of a file: 200, its length, no body', resp)
+resp, body = ask('POST /f.bin HTTP/1.1\r\nHost: x\r\n\r\n')
+tap.ok(resp:find('^HTTP/1.1 405') and resp:find('\r\nAllow: GET, HEAD\r\n') and
+	body ~= '', '405 says Allow: GET, HEAD', resp)
+os.execute('mkfifo ' .. dir .. '/fifo')
+resp = ask('GET /fifo HTTP/1.1\r\nHost: x\r\n\r\n')
+tap.like(resp, '^HTTP/1.1 403', 'GET of a FIFO: 403 at once, the server does not freeze')
+resp = ask('GET /f\0.bin HTTP/1.1\r\nHost: x\r\n\r\n')
+tap.like(resp, '^HTTP/1.1 400', 'a zero byte in the path: 400')
+resp = ask('GET /f.bin HTTP/1.1\r\nHost: x\r\n\r\n')
+tap.ok(resp:sub(-#content) == content, '... and the server still serves files')
 stop(p, pid)
 os.execute('rm -rf ' .. dir)
+
+-- bench/w1_http/lem.lua and HTTP/1.0
+port, p, pid, banner = start(tap.dir .. '/../bench/w1_http/lem.lua')
+tap.like(banner, 'w1 lem on port', 'the W1 server starts')
+-- read('*a') on c, but interrupted if the server never closes (so that
+-- the test fails instead of hanging)
+local function read_to_end(x)
+	local guard = utils.sleeper()
+	utils.spawn(function()
+		if guard:sleep(20 * tap.slow) == nil and x:busy() then x:interrupt() end
+	end)
+	local r, err = x:read('*a')
+	guard:wakeup()
+	return r, err
+end
+-- one answer: the header, then Content-Length bytes
+local function answer(x)
+	local head, len = {}, nil
+	repeat
+		local l = x:read('*l')
+		if not l then return nil end
+		head[#head + 1] = l
+		len = tonumber(l:match('^Content%-Length: (%d+)')) or len
+	until l == '\r\n'
+	return table.concat(head), len and x:read(len)
+end
+c = assert(streams.tcp_connect('127.0.0.1', port))
+c:write('GET / HTTP/1.0\r\nHost: x\r\n\r\n')
+resp = read_to_end(c)
+tap.ok(resp and resp:find('^HTTP/1.1 200') and resp:find('Hello, World!\n$') and
+	not resp:find('[Kk]eep%-[Aa]live'), 'HTTP/1.0 without keep-alive: one answer, then the connection closes', resp)
+c:close()
+c = assert(streams.tcp_connect('127.0.0.1', port))
+c:write('GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n')
+local head, b1 = answer(c)
+c:write('GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n')
+local _, b2 = answer(c)
+tap.ok(head and head:find('\r\nConnection: keep%-alive\r\n') and
+	b1 == 'Hello, World!\n' and b2 == b1,
+	'HTTP/1.0 asking for keep-alive: the answer says so, the connection stays', head)
+c:close()
+c = assert(streams.tcp_connect('127.0.0.1', port))
+c:write('GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+head, b1 = answer(c)
+resp = read_to_end(c)
+tap.ok(head and not head:find('Connection') and b1 == 'Hello, World!\n' and
+	resp and resp:find('\r\nConnection: close\r\n') and resp:find('Hello, World!\n$'),
+	'HTTP/1.1: kept alive, closed after a request with Connection: close', resp)
+c:close()
+stop(p, pid)
 collectgarbage() collectgarbage()
--- give the loop a few turns to finish closing what was closed
 local n = nfds()
-for _ = 1, 40 do
-	if n == fds0 then break end
-	sleep(0.05)
-	collectgarbage()
-	n = nfds()
-end
-if n ~= fds0 then
-	local l = io.popen('ls -l /proc/' .. tap.pid() .. '/fd')
-	tap.diag(l:read('*a'))
-	l:close()
-end
+if n ~= fds0 then tap.diag(tap.fdlist()) end
 tap.is(n, fds0, 'no descriptor leaked')
 tap.cleanup()
 tap.done()

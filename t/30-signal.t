@@ -208,43 +208,40 @@ tap.ok(st == 3 * 256 or st == 3 or code == 7, 'io.popen and os.execute keep thei
 
 -- examples/graceful.lua: SIGTERM stops accepting, open connections finish
 do
+	local process = require 'lem.process'
 	local ex = tap.dir .. '/../examples/graceful.lua'
-	local p = assert(streams.popen('exec 2>&1; ' .. tap.quote(tap.lem) .. ' ' ..
-		ex .. ' 0 30 & echo $!; wait $!; echo "status $?"'))
-	local spid = tonumber(p:read('*l'))
-	tap.kill_at_end(spid)
-	local banner = p:read('*l')
-	local port = tonumber(banner and banner:match('port (%d+)'))
+	local function start(grace)
+		local p = assert(process.spawn({ tap.lem, ex, 0, grace },
+			{ stdout = 'pipe', stderr = 'stdout' }))
+		tap.kill_at_end(p.pid)
+		local banner = p.stdout:read('*l')
+		return p, tonumber(banner and banner:match('port (%d+)')), banner
+	end
+	local p, port, banner = start(30)
 	tap.ok(port, 'graceful.lua starts', banner)
 	local c = assert(streams.tcp_connect('127.0.0.1', port))
 	c:write('one\n')
 	tap.is(c:read('*l'), 'one\n', '... and echoes')
-	os.execute('kill -TERM ' .. spid)
-	tap.like(p:read('*l'), '^SIGTERM: closing the server, 1 connection', 'SIGTERM: it closes the server')
+	p:kill('SIGTERM')
+	tap.like(p.stdout:read('*l'), '^SIGTERM: server closed, 1 connection', 'SIGTERM: it closes the server')
 	local r, e = streams.tcp_connect('127.0.0.1', port)
 	tap.same({ r, e }, { nil, 'Connection refused' }, '... new clients are refused')
 	c:write('two\n')
 	tap.is(c:read('*l'), 'two\n', '... the open connection is still served')
 	c:close()
-	tap.is(p:read('*l'), 'all connections finished\n', '... it ends when that one has')
-	tap.is(p:read('*l'), 'status 0\n', '... with status 0')
-	p:close()
+	tap.is(p.stdout:read('*l'), 'all connections finished\n', '... it ends when that one has')
+	tap.same(tap.pack(p:wait()), { 'exit', 0 }, '... with status 0')
 	-- a client that stays past the grace period is closed
-	p = assert(streams.popen('exec 2>&1; ' .. tap.quote(tap.lem) .. ' ' ..
-		ex .. ' 0 0.2 & echo $!; wait $!; echo "status $?"'))
-	spid = tonumber(p:read('*l'))
-	tap.kill_at_end(spid)
-	port = tonumber(p:read('*l'):match('port (%d+)'))
+	p, port = start(0.2)
 	c = assert(streams.tcp_connect('127.0.0.1', port))
 	c:write('x\n')
 	c:read('*l')
-	os.execute('kill -INT ' .. spid)
-	p:read('*l')
-	tap.is(p:read('*l'), 'grace period over\n', 'a connection open past the grace period is closed')
+	p:kill('SIGINT')
+	p.stdout:read('*l')
+	tap.is(p.stdout:read('*l'), 'grace period over\n', 'a connection open past the grace period is closed')
 	tap.same({ c:read('*l') }, { nil, 'closed' }, '... the client sees the end')
-	tap.is(p:read('*l'), 'status 0\n', '... and the server ends')
+	tap.same(tap.pack(p:wait()), { 'exit', 0 }, '... and the server ends')
 	c:close()
-	p:close()
 end
 
 tap.done()

@@ -6,6 +6,7 @@
  * the GNU General Public License version 3 or later; see COPYING.
  */
 #include <stdlib.h>
+#include <string.h>
 #include <lem.h>
 
 struct delay {
@@ -129,7 +130,148 @@ capi_box(lua_State *T)
 	return 1;
 }
 
+/*
+ * A bell: a wait that deadlines and co:cancel() can end (lem_wait).
+ * bell:wait() waits for bell:ring(v), which ends it with v, or for
+ * bell:later(seconds, s), which after that time ends it through
+ * lem_wait_run with the string s .. "!" (made in a protected call).
+ */
+struct bell {
+	struct lem_wait w;
+	struct ev_timer timer;
+	char text[32];
+};
+
+static int
+bell_cancel(struct lem_wait *w, lua_State *T)
+{
+	struct bell *b = (struct bell *)w;
+
+	(void)T;
+	ev_timer_stop(LEM, &b->timer);
+	return 0;
+}
+
+static int
+bell_step(lua_State *P, void *ud)
+{
+	struct bell *b = ud;
+
+	lua_pushfstring(P, "%s!", b->text);
+	return 1;
+}
+
+static void
+bell_timer_cb(EV_P_ struct ev_timer *w, int revents)
+{
+	struct bell *b = w->data;
+
+	(void)EV_A;
+	(void)revents;
+	lem_wait_run(&b->w, bell_step, b);
+}
+
+static struct bell *
+check_bell(lua_State *T)
+{
+	return lem_checkudata(T, 1, lua_upvalueindex(1), "capi.Bell");
+}
+
+/* bell:wait() */
+static int
+bell_wait(lua_State *T)
+{
+	struct bell *b = check_bell(T);
+
+	lua_settop(T, 1);
+	if (lem_waiting(&b->w))
+		return lem_busy(T);
+	return lem_wait(T, &b->w, bell_cancel);
+}
+
+/* bell:ring(v): true if somebody waited */
+static int
+bell_ring(lua_State *T)
+{
+	struct bell *b = check_bell(T);
+	lua_State *W;
+
+	luaL_checkany(T, 2);
+	W = lem_wait_end(&b->w);
+	if (W == NULL) {
+		lua_pushboolean(T, 0);
+		return 1;
+	}
+	ev_timer_stop(LEM, &b->timer);
+	lua_settop(T, 2);
+	lua_xmove(T, W, 1);
+	lem_queue(W, 1);
+	lua_pushboolean(T, 1);
+	return 1;
+}
+
+/* bell:later(seconds, text): end the wait with text .. '!' then */
+static int
+bell_later(lua_State *T)
+{
+	struct bell *b = check_bell(T);
+	lua_Number t = luaL_checknumber(T, 2);
+	size_t len;
+	const char *text = luaL_checklstring(T, 3, &len);
+
+	if (len >= sizeof(b->text))
+		return luaL_argerror(T, 3, "too long");
+	memcpy(b->text, text, len + 1);
+	ev_timer_stop(LEM, &b->timer);
+	ev_timer_set(&b->timer, t, 0);
+	ev_timer_start(LEM, &b->timer);
+	return 0;
+}
+
+/* bell:fail(): nil, 'interrupted' for the waiter; true if there was one */
+static int
+bell_fail(lua_State *T)
+{
+	struct bell *b = check_bell(T);
+
+	lua_pushboolean(T, lem_wait_fail(&b->w, "interrupted"));
+	return 1;
+}
+
+static int
+bell_gc(lua_State *T)
+{
+	struct bell *b = lua_touserdata(T, 1);
+
+	ev_timer_stop(LEM, &b->timer);
+	return 0;
+}
+
+static const luaL_Reg bell_methods[] = {
+	{ "wait",  bell_wait },
+	{ "ring",  bell_ring },
+	{ "later", bell_later },
+	{ "fail",  bell_fail },
+	{ "__gc",  bell_gc },
+	{ NULL, NULL }
+};
+
+/* capi.bell() */
+static int
+capi_bell(lua_State *T)
+{
+	struct bell *b = lua_newuserdata(T, sizeof(struct bell));
+
+	b->w.T = NULL;
+	ev_timer_init(&b->timer, bell_timer_cb, 0, 0);
+	b->timer.data = b;
+	luaL_getmetatable(T, "capi.Bell");
+	lua_setmetatable(T, -2);
+	return 1;
+}
+
 static const luaL_Reg capi[] = {
+	{ "bell",         capi_bell },
 	{ "double_later", capi_double_later },
 	{ "run",          capi_run },
 	{ "sum",          capi_sum },
@@ -149,5 +291,7 @@ luaopen_capi_module(lua_State *L)
 	lua_setfield(L, -2, "get");
 	lua_pushcclosure(L, capi_box, 1);
 	lua_setfield(L, -2, "box");
+	lem_newmetatable(L, "capi.Bell", bell_methods);
+	lua_setfield(L, -2, "Bell");
 	return 1;
 }

@@ -115,10 +115,20 @@ local function showall(t, n)
 	return '(n=' .. n .. ') ' .. table.concat(parts, ', ')
 end
 
+-- tap.values(...): the values as text, for a diagnostic: (n=2) nil, "x"
+function tap.values(...)
+	return showall({ ... }, select('#', ...))
+end
+
 -- tap.same(got, want, desc): got and want hold the same values, position
 -- by position, and as many of them (give got as tap.pack(...) or a table
 -- constructor; nils count where a later position is filled or n says so)
 function tap.same(got, want, desc)
+	if type(got) ~= 'table' then
+		-- e.g. the results of a coroutine that has not ended
+		return tap.ok(false, desc, 'got: ' .. show(got) .. ' (no results)\nwant: ' ..
+			showall(want, count_of(want)))
+	end
 	local ng, nw = count_of(got), count_of(want)
 	local bad = ng ~= nw and 'count' or nil
 	for i = 1, math.max(ng, nw) do
@@ -142,6 +152,11 @@ function tap.fails(pattern, desc, f, ...)
 	local ok, err = pcall(f, ...)
 	return tap.ok(not ok and tostring(err):find(pattern) ~= nil, desc,
 		'got: ' .. show(ok) .. ', ' .. show(err) .. '\nwant error: ' .. pattern)
+end
+
+-- how many checks ran, and how many of them failed
+function tap.counts()
+	return count, failed
 end
 
 function tap.skip(n, why)

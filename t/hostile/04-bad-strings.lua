@@ -14,7 +14,7 @@ for _, m in ipairs({ '*x', '', '*', '**l', 'L', '*all', 'n' }) do
 	h.ok(not ok and tostring(err):find('invalid mode', 1, true), "read mode '" .. m .. "' raises", err)
 end
 local a, b = s:read('l')
-h.ok(a == nil and b == 'closed', "read mode 'l' (without '*') is accepted", tostring(b))
+h.same({ a, b }, { nil, 'closed' }, "read mode 'l' (without '*') is accepted")
 s:close()
 for _, m in ipairs({ 'x', 'rw', '' }) do
 	local ok, err = pcall(streams.popen, 'true', m)

@@ -10,12 +10,13 @@ local got
 utils.spawn(function() got = { s:sleep() } end)
 utils.yield()
 local a, b = s:sleep(1)
-h.ok(a == nil and b == 'busy', 'a second sleeper gets busy', tostring(b))
+h.same({ a, b }, { nil, 'busy' }, 'a second sleeper gets busy')
 local vals = {}
 for i = 1, 250 do vals[i] = i end
 h.is(s:wakeup(unpack(vals)), true, 'wakeup with 250 values')
 utils.yield()
-h.ok(got and #got == 250 and got[250] == 250, 'the sleeper got all 250 values')
+h.ok(got and #got == 250 and got[250] == 250, 'the sleeper got all 250 values',
+	got and #got)
 h.is(select(2, s:wakeup()), 'not sleeping', 'then nobody sleeps')
 ok, err = pcall(function()
 	local t = {}

@@ -12,7 +12,7 @@ local c = assert(srv:accept())
 local t0 = h.clock()
 local ok, err = c:write(data)
 local dt = h.clock() - t0
-h.ok(ok == nil and err == 'closed', "write: nil, 'closed'", tostring(err))
+h.same({ ok, err }, { nil, 'closed' }, "write: nil, 'closed'")
 h.ok(dt < 1.5, 'within about 1 s of the reset', string.format('%.2f s', dt))
 h.is(p:read('*a'), 'reset\n', 'the peer ran')
 h.is(select(2, c:write('more')), 'closed', 'a later write: closed')

@@ -12,7 +12,7 @@ for _ = 1, 20 do
 	ok, err = p:write(('y'):rep(100000))
 	if not ok then break end
 end
-h.ok(ok == nil and err == 'closed', "write to popen('true', 'w'): closed", tostring(err))
+h.same({ ok, err }, { nil, 'closed' }, "write to popen('true', 'w'): closed")
 p:close()
 
 local srv = assert(streams.tcp_listen('127.0.0.1', h.port))
@@ -23,7 +23,7 @@ for _ = 1, 50 do
 	ok, err = c:write(('z'):rep(65536))
 	if not ok then break end
 end
-h.ok(ok == nil and err == 'closed', 'write to a socket closed by the peer: closed', tostring(err))
+h.same({ ok, err }, { nil, 'closed' }, 'write to a socket closed by the peer: closed')
 h.is(c:read(), 'bye', 'what the peer sent before closing is still readable')
 c:close()
 srv:close()

@@ -7,7 +7,7 @@ local streams = require 'lem.streams'
 local utils = require 'lem.utils'
 
 local a, b = streams.tcp_connect('127.0.0.1', h.port + 9)
-h.ok(a == nil and b == 'Connection refused', "a closed port: nil, 'Connection refused'", tostring(b))
+h.same({ a, b }, { nil, 'Connection refused' }, "a closed port: nil, 'Connection refused'")
 a, b = streams.tcp_connect('no-such-host.invalid', 80)
 h.ok(a == nil and type(b) == 'string', 'an unknown name: nil, message', tostring(b))
 

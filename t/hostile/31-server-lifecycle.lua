@@ -9,7 +9,7 @@ local utils = require 'lem.utils'
 local srv = assert(streams.tcp_listen('127.0.0.1', h.port))
 h.is(select(2, srv:interrupt()), 'not busy', "idle interrupt(): 'not busy'")
 local a, b = streams.tcp_listen('127.0.0.1', h.port)
-h.ok(a == nil and b == 'Address already in use', "a busy port: 'Address already in use'", tostring(b))
+h.same({ a, b }, { nil, 'Address already in use' }, "a busy port: 'Address already in use'")
 
 local N = h.n(1000)
 local live, ended, ret = 0, 0
@@ -33,7 +33,7 @@ h.ok(h.waitfor(function() return live == N and #clients == N end, 30),
 	N .. ' live handlers', live .. ' handlers, ' .. #clients .. ' clients')
 h.is(srv:close(), true, 'close() during autospawn')
 utils.yield()
-h.ok(ret and ret[1] == nil and ret[2] == 'interrupted', "autospawn returns nil, 'interrupted'")
+h.same(ret, { nil, 'interrupted' }, "autospawn returns nil, 'interrupted'")
 h.is(select(2, srv:accept()), 'closed', "accept after close: 'closed'")
 h.is(select(2, srv:close()), 'already closed', "close again: 'already closed'")
 h.is(live, N, 'the live handlers are unaffected')

@@ -9,11 +9,11 @@ local utils = require 'lem.utils'
 
 local p = assert(streams.popen('true', 'w'))
 local ok, err = p:write(('x'):rep(1024 * 1024):rep(10))
-h.ok(ok == nil and err == 'closed', "10 MB to popen('true', 'w'): 'closed'", tostring(err))
+h.same({ ok, err }, { nil, 'closed' }, "10 MB to popen('true', 'w'): 'closed'")
 p:close()
 p = assert(streams.popen('exit 3'))
 local a, b = p:read()
-h.ok(a == nil and b == 'closed', "reading popen('exit 3'): 'closed'", tostring(b))
+h.same({ a, b }, { nil, 'closed' }, "reading popen('exit 3'): 'closed'")
 p:close()
 p = assert(streams.popen('no-such-command-lem 2>/dev/null'))
 a, b = p:read('*a')

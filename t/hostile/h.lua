@@ -3,13 +3,19 @@
 -- Copyright (C) 2026 the lem authors.  Part of lem, free software under
 -- the GNU General Public License version 3 or later; see COPYING.
 --
+-- The checks and the small helpers are t/tap.lua's, the ones t/*.t
+-- use (h.ok, h.is, h.like, h.same, h.values, h.pid, h.tmpname,
+-- h.readfile, h.clock, h.waitfor); what is the hostile suite's own:
+--
 -- local h = require 'h'      -- records the descriptor baseline
--- h.ok(cond, desc [, diag]); h.is(got, want, desc)
 -- h.figure(name, value)     -- a "# figure" line the runner shows
 -- h.done()                  -- fd set = baseline, no CLOSE_WAIT on our
 --                              ports, no zombie children; then
 --                              "HOSTILE CLEAN", or exit 1
+-- The cases print no plan: t/hostile/run judges each one by its exit
+-- status, its output and what it leaves behind.
 local utils = require 'lem.utils'
+local tap = require 'tap'     -- t/tap.lua, on LUA_PATH (t/hostile/run)
 
 local h = {}
 h.scale = tonumber(os.getenv('HOSTILE_SCALE') or '') or 1
@@ -20,34 +26,13 @@ h.lem = os.getenv('LEM') or 'lem'
 h.dir = os.getenv('HOSTILE_DIR') or '.'
 h.jit = rawget(_G, 'jit') ~= nil
 
-local failures, count = 0, 0
+for _, name in ipairs { 'ok', 'is', 'like', 'same', 'values', 'pid',
+		'tmpname', 'readfile', 'clock', 'waitfor' } do
+	h[name] = tap[name]
+end
 
 function h.n(x)          -- a count scaled by HOSTILE_SCALE, at least 1
 	return math.max(1, math.floor(x * h.scale))
-end
-
-function h.pid()
-	if not h._pid then
-		local f = assert(io.open('/proc/self/stat'))
-		h._pid = f:read('*n')
-		f:close()
-	end
-	return h._pid
-end
-
-local tmpn = 0
-function h.tmpname(suffix)
-	tmpn = tmpn + 1
-	return string.format('%s/lem-hostile-%d-%d%s',
-		os.getenv('TMPDIR') or '/tmp', h.pid(), tmpn, suffix or '')
-end
-
-function h.readfile(name)
-	local f = io.open(name, 'rb')
-	if not f then return nil end
-	local d = f:read('*a')
-	f:close()
-	return d
 end
 
 -- the output of a shell command, run without any descriptor of ours
@@ -63,8 +48,7 @@ end
 -- the set of our descriptors: { [fd] = target }
 function h.fds()
 	local set = {}
-	local out = h.run('ls -l /proc/' .. h.pid() .. '/fd')
-	for fd, target in out:gmatch('(%d+) %-> ([^\n]*)') do
+	for fd, target in tap.fdlist():gmatch('(%d+) %-> ([^\n]*)') do
 		set[tonumber(fd)] = target
 	end
 	return set
@@ -111,54 +95,9 @@ function h.closewait(lo, hi)
 	return n
 end
 
-function h.clock()
-	local f = io.open('/proc/uptime')
-	local t = f:read('*n')
-	f:close()
-	return t
-end
-
-local function show(v)
-	if type(v) == 'string' then return string.format('%q', v) end
-	return tostring(v)
-end
-
-function h.ok(cond, desc, diag)
-	count = count + 1
-	if cond then
-		io.write('ok ', count, ' - ', desc or '', '\n')
-	else
-		failures = failures + 1
-		io.write('not ok ', count, ' - ', desc or '', '\n')
-		if diag then io.write('# ', (tostring(diag):gsub('\n', '\n# ')), '\n') end
-	end
-	io.flush()
-	return cond
-end
-
-function h.is(got, want, desc)
-	return h.ok(got == want, desc, 'got: ' .. show(got) .. ', want: ' .. show(want))
-end
-
-function h.like(got, pat, desc)
-	return h.ok(type(got) == 'string' and got:find(pat) ~= nil, desc,
-		'got: ' .. show(got) .. ', want match: ' .. pat)
-end
-
 function h.figure(name, value)
 	io.write('# figure ', name, ': ', tostring(value), '\n')
 	io.flush()
-end
-
--- wait until cond() is true, yielding; false after `seconds`
-function h.waitfor(cond, seconds)
-	local s = utils.sleeper()
-	local t0 = h.clock()
-	while not cond() do
-		if h.clock() - t0 > (seconds or 10) then return false end
-		s:sleep(0.005)
-	end
-	return true
 end
 
 -- a peer (t/hostile/peer.py) as a separate process; returns a stream
@@ -219,11 +158,13 @@ function h.done()
 		z = h.zombies()
 	end
 	h.ok(#z == 0, 'no zombie children', table.concat(z, ' '))
+	local count, failures = tap.counts()
 	if failures > 0 then
 		io.write('# ', failures, ' of ', count, ' checks failed\n')
 		io.flush()
 		utils.exit(1)
 	end
+	tap.cleanup()
 	io.write('HOSTILE CLEAN ', count, ' checks\n')
 	io.flush()
 end

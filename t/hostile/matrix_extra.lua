@@ -70,7 +70,8 @@ M.wrongself = {
 
 -- case 5 with a stream: read inside a sort comparator, a gsub callback
 -- and __gc raises; afterwards the stream is idle and a read works.
--- pcall(s.read, s) works: lem's pcall is yield-safe (DECISIONS 11).
+-- pcall(s.read, s) works: lem's pcall is yield-safe (README, "Coroutines,
+-- pcall and coroutine.yield").
 M.across[1] = function(h, across)
 	local p = assert(streams.popen('sleep 0.3; echo late'))
 	local ok, err = pcall(table.sort, { 3, 2, 1 }, function(a, b) p:read() return a < b end)
@@ -80,7 +81,7 @@ M.across[1] = function(h, across)
 	h.ok(not p:busy(), '... the stream is not busy afterwards')
 	h.is(select(2, p:interrupt()), 'not busy', '... nothing is armed')
 	local a, b = pcall(p.read, p)
-	h.ok(a == true and b == 'late\n', 'pcall(s.read, s) waits and returns the data', tostring(b))
+	h.same({ a, b }, { true, 'late\n' }, 'pcall(s.read, s) waits and returns the data')
 	p:close()
 end
 

@@ -15,6 +15,7 @@
 #define LEM_STREAMS_BUFFER_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 struct lem_buf {
 	char *mem;              /* NULL when nothing is stored */
@@ -41,6 +42,9 @@ lem_buf_data(const struct lem_buf *b)
 
 /* Release the storage; the buffer is empty and usable afterwards. */
 void lem_buf_free(struct lem_buf *b);
+
+/* Free the storage of every buffer still holding some (at exit). */
+void lem_buf_release_all(void);
 
 /*
  * Make room for at least want more bytes after the stored ones and return
@@ -77,5 +81,56 @@ size_t lem_buf_line(const struct lem_buf *b, size_t *scanned);
  */
 const char *lem_buf_take(const struct lem_buf *b, size_t n, size_t *len);
 const char *lem_buf_all(const struct lem_buf *b, size_t *len);
+
+/*
+ * Framing: the read formats of a stream (read(), read(n), read('*l'),
+ * read('*a')) over a buffer and a source of bytes.  The streams and the
+ * fuzzer call the same functions.
+ *
+ * recv() fills dst with at most len bytes and returns their number, 0 at
+ * the end of the stream (also when the peer is gone), -1 when nothing is
+ * there now, or -2 with *err set.  scratch, when not NULL, is a big
+ * buffer to receive into when nothing is stored (what is left over goes
+ * to the buffer); chunk is how much to receive at a time into the
+ * buffer.  open is cleared when recv() said end of stream.
+ */
+struct lem_src {
+	ssize_t (*recv)(void *ud, char *dst, size_t len, int *err);
+	void *ud;
+	char *scratch;
+	size_t scratch_size;
+	size_t chunk;
+	int open;
+};
+
+/* what to hand out: len bytes at data, from the buffer or the scratch */
+struct lem_frame {
+	const char *data;
+	size_t len;
+	int in_buf;
+};
+
+/* the results of the lem_frame functions */
+#define LEM_FRAME_WAIT    0     /* nothing yet: wait for the source */
+#define LEM_FRAME_DONE    1     /* *f is set: hand it out, then lem_frame_done */
+#define LEM_FRAME_END    -1     /* the end of the stream came first */
+#define LEM_FRAME_ERROR  -2     /* *err is set; nothing was lost */
+#define LEM_FRAME_LONG   -3     /* a line longer than max (it stays stored) */
+
+/* what is stored, else the next bytes that come */
+int lem_frame_some(struct lem_buf *b, struct lem_src *src,
+		struct lem_frame *f, int *err);
+/* exactly n bytes */
+int lem_frame_n(struct lem_buf *b, struct lem_src *src, size_t n,
+		struct lem_frame *f, int *err);
+/* a line up to and including '\n', at most max bytes; *scanned keeps how
+ * far an earlier call looked (start at 0; it is reset when done) */
+int lem_frame_line(struct lem_buf *b, struct lem_src *src, size_t *scanned,
+		size_t max, struct lem_frame *f, int *err);
+/* everything up to the end of the stream */
+int lem_frame_all(struct lem_buf *b, struct lem_src *src,
+		struct lem_frame *f, int *err);
+/* the frame was handed out: drop it from the buffer if it came from there */
+void lem_frame_done(struct lem_buf *b, const struct lem_frame *f);
 
 #endif /* LEM_STREAMS_BUFFER_H */

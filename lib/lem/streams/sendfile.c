@@ -11,15 +11,27 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#if defined(HAVE_SYS_SENDFILE_H) && defined(HAVE_SENDFILE)
+#include <sys/sendfile.h>
+#define USE_SENDFILE 1
+#endif
 
-/* streams.sendfile(path) */
+/*
+ * streams.sendfile(path)
+ *
+ * Only regular files: a FIFO would block the whole program in open()
+ * until a writer came, and opening a device can have effects of its own
+ * (a tape rewinds, a modem line is raised).  stat() first refuses them
+ * without opening anything; O_NONBLOCK covers a path that is replaced
+ * by a FIFO between stat() and open(), and fstat() has the last word.
+ */
 int
 streams_sendfile(lua_State *T)
 {
-	const char *path = luaL_checkstring(T, 1);
+	const char *path = streams_checkcstring(T, 1);
 	struct sfile *f;
 	struct stat st;
-	int fd, err;
+	int fd, fl, err;
 
 	lua_settop(T, 1);
 	f = lua_newuserdata(T, sizeof(struct sfile));
@@ -27,20 +39,32 @@ streams_sendfile(lua_State *T)
 	f->users = 0;
 	luaL_getmetatable(T, SENDFILE_MT);
 	lua_setmetatable(T, -2);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (stat(path, &st) < 0)
+		return lem_strerror(T, errno);
+	if (!S_ISREG(st.st_mode))
+		return lem_error(T, "not a regular file");
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return lem_strerror(T, errno);
 	if (fstat(fd, &st) < 0) {
 		err = errno;
-		close(fd);
-		return lem_strerror(T, err);
+		goto error;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
 		return lem_error(T, "not a regular file");
 	}
+	/* the file is read with pread() and sendfile(): no O_NONBLOCK */
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		err = errno;
+		goto error;
+	}
 	f->fd = fd;
 	return 1;
+error:
+	close(fd);
+	return lem_strerror(T, err);
 }
 
 /* The methods carry the metatable as upvalue 1 (see lem_checkudata). */
@@ -111,6 +135,129 @@ static const luaL_Reg sendfile_methods[] = {
 	{ "__tostring", sendfile__tostring },
 	{ NULL, NULL }
 };
+
+/* ------------------------------------------------ stream:sendfile() */
+
+/* from u.sf.off up to u.sf.end */
+static int
+sendfile_step(lua_State *P, struct stream *s)
+{
+	struct sfile *f = s->u.sf.file;
+
+	while (s->u.sf.off < s->u.sf.end) {
+		off_t left = s->u.sf.end - s->u.sf.off;
+		ssize_t n;
+		int err;
+
+		if (f->fd < 0)
+			return lem_error(P, "file closed");
+#ifdef USE_SENDFILE
+		if (!(s->flags & SF_REGULAR)) {
+			size_t chunk = left > 0x7ffff000 ? 0x7ffff000 : (size_t)left;
+
+			n = sendfile(s->w.fd, f->fd, &s->u.sf.off, chunk);
+			if (n > 0) {
+				if ((size_t)n < chunk)
+					return 0;       /* the socket is full */
+				continue;
+			}
+			if (n == 0)
+				break;                  /* the file got shorter */
+			err = errno;
+			if (err != EINVAL && err != ENOSYS && err != EOPNOTSUPP)
+				goto error;
+			/* this pair of descriptors cannot: copy below */
+		}
+#endif
+		/*
+		 * The copy loop reads the file at the offset each time, so
+		 * nothing has to be kept when the stream takes only part.
+		 * It does not use the shared read buffer: a __gc metamethod
+		 * run meanwhile could be reading into it.
+		 */
+		{
+			char buf[16384];
+
+			n = pread(f->fd, buf, left > (off_t)sizeof(buf) ?
+					sizeof(buf) : (size_t)left, s->u.sf.off);
+			if (n == 0)
+				break;
+			if (n < 0) {
+				err = errno;
+				if (err == EINTR)
+					continue;
+				return lem_strerror(P, err);
+			} else {
+				ssize_t w = write(s->w.fd, buf, (size_t)n);
+
+				if (w > 0) {
+					s->u.sf.off += w;
+					if (w < n && !(s->flags & SF_REGULAR))
+						return 0;
+					continue;
+				}
+				err = errno;
+			}
+		}
+#ifdef USE_SENDFILE
+error:
+#endif
+		if (err == EINTR)
+			continue;
+		if (err == EAGAIN || err == EWOULDBLOCK)
+			return 0;
+		if (stream_peer_gone(err))
+			return stream_lost(P, s);
+		return lem_strerror(P, err);
+	}
+	lua_pushboolean(P, 1);
+	return 1;
+}
+
+static void
+sendfile_end(struct stream *s)
+{
+	s->u.sf.file->users--;
+}
+
+/* cut short: nil, word, the bytes sent */
+static int
+sendfile_cut(struct stream *s, lua_State *T)
+{
+	lua_pushnumber(T, (lua_Number)(s->u.sf.off - s->u.sf.start));
+	return 1;
+}
+
+static const struct stream_op sendfile_op = {
+	sendfile_step, EV_WRITE, sendfile_end, sendfile_cut
+};
+
+/* stream:sendfile(file[, offset]) */
+int
+stream_sendfile(lua_State *T)
+{
+	struct stream *s = stream_check(T);
+	struct sfile *f = luaL_checkudata(T, 2, SENDFILE_MT);
+	lua_Number off = luaL_optnumber(T, 3, 0);
+	struct stat st;
+
+	if (!(off >= 0 && off <= 9007199254740992.0) || off != (lua_Number)(off_t)off)
+		return luaL_argerror(T, 3, "invalid offset");
+	lua_settop(T, 2);       /* the file stays here while T waits */
+	if (lem_waiting(&s->wait))
+		return lem_busy(T);
+	if (!(s->flags & SF_OPEN))
+		return lem_closed(T);
+	if (f->fd < 0)
+		return lem_error(T, "file closed");
+	if (fstat(f->fd, &st) < 0)
+		return lem_strerror(T, errno);
+	s->u.sf.file = f;
+	s->u.sf.off = s->u.sf.start = (off_t)off;
+	s->u.sf.end = st.st_size;
+	f->users++;             /* a file being sent cannot be closed */
+	return stream_start(T, s, &sendfile_op);
+}
 
 /* push the metatable lem.SendFile */
 void

@@ -27,8 +27,8 @@ server_new(lua_State *T)
 {
 	struct server *srv = lua_newuserdata(T, sizeof(struct server));
 
+	memset(srv, 0, sizeof(*srv));
 	ev_io_init(&srv->w, server_io_cb, -1, EV_READ);
-	srv->w.data = NULL;
 	ev_timer_init(&srv->backoff, server_backoff_cb, BACKOFF_SECONDS, 0);
 	srv->fd = -1;
 	srv->spawning = 0;
@@ -68,24 +68,6 @@ server_accept_fd(struct server *srv, int *err)
 	}
 }
 
-/* accept(): pushes a stream or nil, message; 0 when nothing is there */
-static int
-server_try_accept(lua_State *T, struct server *srv)
-{
-	int err = 0;
-	int fd = server_accept_fd(srv, &err);
-
-	if (fd >= 0) {
-		struct stream *s = stream_new(T);
-
-		stream_setfd(s, fd, 0);
-		return 1;
-	}
-	if (err == EAGAIN || err == EWOULDBLOCK)
-		return 0;
-	return lem_strerror(T, err);
-}
-
 static int
 out_of_fds(int err)
 {
@@ -93,63 +75,87 @@ out_of_fds(int err)
 		err == ENOMEM;
 }
 
-/* autospawn: a coroutine runs handler(stream) for every connection */
+/* a new stream for fd, pushed onto P */
 static void
-server_spawn_all(struct server *srv)
+server_push_stream(lua_State *P, int fd)
 {
-	lua_State *T = srv->w.data;
+	struct stream *s = stream_new(P);
+
+	stream_setfd(s, fd, 0);
+}
+
+/*
+ * The step of accept() and autospawn, on P (see streams.h).  accept():
+ * a stream, or nil and the error; 0 when nothing is there.  autospawn:
+ * a coroutine runs handler(stream) for every connection; it returns only
+ * on an error that is not the process running out of descriptors.  The
+ * new coroutines and streams are made on P, in a protected call.
+ */
+static int
+server_step(lua_State *P, void *ud)
+{
+	struct server *srv = ud;
+	lua_State *T = srv->wait.T != NULL ? srv->wait.T : P;
 
 	for (;;) {
 		int err = 0;
 		int fd = server_accept_fd(srv, &err);
 		lua_State *S;
-		struct stream *s;
 
+		if (fd >= 0 && !srv->spawning) {
+			server_push_stream(P, fd);
+			return 1;
+		}
 		if (fd >= 0) {
 			S = lem_newthread();
 			lua_pushvalue(T, 2);    /* the handler */
 			lua_xmove(T, S, 1);
-			s = stream_new(S);
-			stream_setfd(s, fd, 0);
+			server_push_stream(P, fd);
+			lua_xmove(P, S, 1);
 			lem_queue(S, 1);
 			continue;
 		}
 		if (err == EAGAIN || err == EWOULDBLOCK)
-			return;
-		if (out_of_fds(err)) {
+			return 0;
+		if (out_of_fds(err) && srv->spawning) {
 			/* the connection stays queued in the kernel; polling
 			 * for it now would spin: pause instead */
 			ev_io_stop(LEM, &srv->w);
 			ev_timer_set(&srv->backoff, BACKOFF_SECONDS, 0);
 			ev_timer_start(LEM, &srv->backoff);
-			return;
+			return 0;
 		}
-		ev_io_stop(LEM, &srv->w);
-		srv->w.data = NULL;
-		lem_strerror(T, err);
-		lem_queue(T, 2);
-		return;
+		return lem_strerror(P, err);
 	}
+}
+
+/* the wait has ended, however */
+static void
+server_stop(struct server *srv)
+{
+	ev_io_stop(LEM, &srv->w);
+	ev_timer_stop(LEM, &srv->backoff);
+}
+
+static int
+server_cancel(struct lem_wait *w, lua_State *T)
+{
+	(void)T;
+	server_stop((struct server *)w);
+	return 0;
 }
 
 static void
 server_io_cb(EV_P_ struct ev_io *w, int revents)
 {
-	struct server *srv = (struct server *)w;
-	lua_State *T = w->data;
-	int n;
+	struct server *srv = (struct server *)
+		((char *)w - offsetof(struct server, w));
 
+	(void)EV_A;
 	(void)revents;
-	if (srv->spawning) {
-		server_spawn_all(srv);
-		return;
-	}
-	n = server_try_accept(T, srv);
-	if (n == 0)
-		return;
-	ev_io_stop(EV_A_ w);
-	w->data = NULL;
-	lem_queue(T, n);
+	lem_wait_run(&srv->wait, server_step, srv);
+	if (!lem_waiting(&srv->wait))
+		server_stop(srv);
 }
 
 static void
@@ -159,21 +165,26 @@ server_backoff_cb(EV_P_ struct ev_timer *w, int revents)
 		((char *)w - offsetof(struct server, backoff));
 
 	(void)revents;
-	if (srv->w.data != NULL)
+	if (lem_waiting(&srv->wait))
 		ev_io_start(EV_A_ &srv->w);
 }
 
-/* resume the waiting coroutine with nil, 'interrupted' */
-static void
-server_cancel(struct server *srv)
+/* start waiting: accept() or autospawn */
+static int
+server_start(lua_State *T, struct server *srv, int spawning)
 {
-	lua_State *T = srv->w.data;
+	int n, ret;
 
-	ev_io_stop(LEM, &srv->w);
-	ev_timer_stop(LEM, &srv->backoff);
-	srv->w.data = NULL;
-	lem_error(T, "interrupted");
-	lem_queue(T, 2);
+	srv->spawning = (unsigned char)spawning;
+	n = server_step(T, srv);
+	if (n > 0)
+		return n;
+	ret = lem_wait(T, &srv->wait, server_cancel);
+	if (lem_waiting(&srv->wait) && !ev_is_active(&srv->backoff))
+		ev_io_start(LEM, &srv->w);
+	else if (!lem_waiting(&srv->wait))
+		server_stop(srv);
+	return ret;
 }
 
 /* ------------------------------------------------------------ methods */
@@ -201,7 +212,7 @@ server_busy(lua_State *T)
 {
 	struct server *srv = checkserver(T);
 
-	lua_pushboolean(T, srv->w.data != NULL);
+	lua_pushboolean(T, lem_waiting(&srv->wait));
 	return 1;
 }
 
@@ -214,9 +225,8 @@ server_close(lua_State *T)
 
 	if (fd < 0)
 		return lem_error(T, "already closed");
-	if (srv->w.data != NULL)
-		server_cancel(srv);
-	ev_io_stop(LEM, &srv->w);       /* before close(): see stream_shut */
+	lem_wait_fail(&srv->wait, "interrupted");
+	server_stop(srv);               /* before close(): see stream_shut */
 	srv->fd = -1;
 	if (close(fd) < 0 && errno != EINTR)
 		return lem_strerror(T, errno);
@@ -230,9 +240,9 @@ server_interrupt(lua_State *T)
 {
 	struct server *srv = checkserver(T);
 
-	if (srv->w.data == NULL)
+	if (!lem_waiting(&srv->wait))
 		return lem_error(T, "not busy");
-	server_cancel(srv);
+	lem_wait_fail(&srv->wait, "interrupted");
 	lua_pushboolean(T, 1);
 	return 1;
 }
@@ -242,21 +252,13 @@ static int
 server_accept(lua_State *T)
 {
 	struct server *srv = checkserver(T);
-	int n, ret;
 
 	lua_settop(T, 1);
 	if (srv->fd < 0)
 		return lem_closed(T);
-	if (srv->w.data != NULL)
+	if (lem_waiting(&srv->wait))
 		return lem_busy(T);
-	n = server_try_accept(T, srv);
-	if (n > 0)
-		return n;
-	ret = lem_suspend(T);
-	srv->spawning = 0;
-	srv->w.data = T;
-	ev_io_start(LEM, &srv->w);
-	return ret;
+	return server_start(T, srv, 0);
 }
 
 /* server:autospawn(handler) */
@@ -264,19 +266,14 @@ static int
 server_autospawn(lua_State *T)
 {
 	struct server *srv = checkserver(T);
-	int ret;
 
 	luaL_checktype(T, 2, LUA_TFUNCTION);
 	lua_settop(T, 2);
 	if (srv->fd < 0)
 		return lem_closed(T);
-	if (srv->w.data != NULL)
+	if (lem_waiting(&srv->wait))
 		return lem_busy(T);
-	ret = lem_suspend(T);
-	srv->spawning = 1;
-	srv->w.data = T;
-	ev_io_start(LEM, &srv->w);
-	return ret;
+	return server_start(T, srv, 1);
 }
 
 /* server:address(): the bound address (a string) and port (a number) */
@@ -307,9 +304,9 @@ server__gc(lua_State *T)
 {
 	struct server *srv = luaL_checkudata(T, 1, SERVER_MT);
 
-	ev_io_stop(LEM, &srv->w);
-	ev_timer_stop(LEM, &srv->backoff);
-	srv->w.data = NULL;
+	if (lem_waiting(&srv->wait))
+		(void)lem_wait_end(&srv->wait);         /* at exit */
+	server_stop(srv);
 	if (srv->fd > 2)
 		close(srv->fd);
 	srv->fd = -1;
@@ -322,7 +319,7 @@ server__tostring(lua_State *T)
 	struct server *srv = checkserver(T);
 
 	lua_pushfstring(T, "lem.Server (%s): %p", srv->fd < 0 ? "closed" :
-			srv->w.data ? "busy" : "open", (void *)srv);
+			lem_waiting(&srv->wait) ? "busy" : "open", (void *)srv);
 	return 1;
 }
 

@@ -4,6 +4,22 @@
  * Copyright (C) 2026 the lem authors.  This file is part of lem, free
  * software under the GNU General Public License version 3 or later; see
  * COPYING.
+ *
+ * The parts:
+ *   module.c    the module table and what outlives a reload;
+ *   stream.c    Stream objects: the generic wait for an operation, the
+ *               methods, closing;
+ *   read.c      the read operations (the framing is buffer.c's);
+ *   write.c     the write operation and cork;
+ *   sendfile.c  SendFile objects and the sendfile operation;
+ *   open.c      streams.open;
+ *   popen.c     streams.popen and the reaping of its children;
+ *   tcp.c       tcp_connect (the connect operation) and tcp_listen;
+ *   server.c    Server objects: accept and autospawn;
+ *   buffer.c    the read buffer and its framing (plain C, fuzzed).
+ *
+ * Helpers return 0 or -errno; results for Lua are pushed only by the
+ * functions that Lua calls and by the step functions of operations.
  */
 #ifndef LEM_STREAMS_H
 #define LEM_STREAMS_H
@@ -29,47 +45,53 @@
 /* the longest line read('*l') collects before it gives up */
 #define STREAM_LINE_MAX (1024 * 1024)
 
-/* what a busy stream is waiting for (stream.op) */
-enum stream_op {
-	OP_NONE,
-	OP_READ,                /* read(): whatever comes */
-	OP_READ_N,              /* read(n) */
-	OP_READ_LINE,           /* read('*l') */
-	OP_READ_ALL,            /* read('*a') */
-	OP_WRITE,
-	OP_SENDFILE,
-	OP_CONNECT              /* tcp_connect, resolving or connecting */
-};
-
 /* stream.flags */
 #define SF_OPEN     0x01    /* w.fd is ours and open */
 #define SF_REGULAR  0x02    /* a regular file: never waits, never skips */
 #define SF_DRAINED  0x04    /* the last read came back short: wait first */
 
+struct stream;
 struct sfile;
 struct connect_req;
 
 /*
- * A stream.  w.data is the coroutine waiting on it (NULL: not busy).
- * Only the fields of the pending operation are meaningful.
+ * An operation a stream waits for.  step() does the work: it is called
+ * at once in the calling coroutine (P is that coroutine) and then each
+ * time the descriptor is ready (P is a state of lem's, in a protected
+ * call); it pushes the results onto P and returns their number, or 0 to
+ * go on waiting for events.  end(), if any, releases what the operation
+ * holds, however it ended.  cut(), if any, pushes the extra results of an
+ * operation ended by a deadline, a cancel, interrupt() or close() (after
+ * nil and the word), allocating nothing, and returns their number.
+ */
+struct stream_op {
+	int (*step)(lua_State *P, struct stream *s);
+	int events;             /* EV_READ or EV_WRITE; 0: no descriptor yet */
+	void (*end)(struct stream *s);
+	int (*cut)(struct stream *s, lua_State *T);
+};
+
+/*
+ * A stream.  wait.T is the coroutine waiting on it (lem_waiting: busy);
+ * op is the operation in progress, and only its part of u means anything.
  */
 struct stream {
+	struct lem_wait wait;   /* first: the cancel hook finds the stream */
 	struct ev_io w;
 	struct lem_buf in;      /* received, not yet read */
+	const struct stream_op *op;
 	unsigned char flags;
-	unsigned char op;
 	union {
-		size_t want;    /* OP_READ_N: bytes; OP_READ_LINE: scanned */
-		struct {        /* OP_WRITE */
+		size_t want;    /* read(n): bytes; read('*l'): scanned */
+		struct {        /* write */
 			const char *data;
-			size_t len;
+			size_t len, sent;
 		} wr;
-		struct {        /* OP_SENDFILE */
+		struct {        /* sendfile */
 			struct sfile *file;
-			off_t off;
-			off_t end;
+			off_t off, start, end;
 		} sf;
-		struct connect_req *req;  /* OP_CONNECT */
+		struct connect_req *req;  /* tcp_connect */
 	} u;
 };
 
@@ -79,8 +101,9 @@ struct sfile {
 	int users;              /* streams sending it right now */
 };
 
-/* A server (lem.Server).  w.data is the waiting coroutine. */
+/* A server (lem.Server).  wait.T is the coroutine in accept/autospawn. */
 struct server {
+	struct lem_wait wait;
 	struct ev_io w;
 	struct ev_timer backoff; /* EMFILE: pause accepting for a while */
 	int fd;                  /* -1 when closed */
@@ -91,25 +114,58 @@ struct server {
 struct stream *stream_new(lua_State *T);
 void stream_setfd(struct stream *s, int fd, unsigned char flags);
 int stream_set_nonblock(int fd);
-void stream_io_cb(EV_P_ struct ev_io *w, int revents);
+struct stream *stream_check(lua_State *T);      /* self of a method */
+int stream_start(lua_State *T, struct stream *s, const struct stream_op *op);
+void stream_continue(struct stream *s);         /* run the step again */
+int stream_shut(struct stream *s, int gc);      /* 0 or -errno of close */
+int stream_lost(lua_State *T, struct stream *s);
+int stream_peer_gone(int err);
 void stream_open_methods(lua_State *T);
 
-/* core.c */
-int stream_connect_step(lua_State *T, struct stream *s);
-void stream_connect_forget(struct stream *s);
+/* read.c */
+extern const struct stream_op stream_op_read, stream_op_read_n,
+	stream_op_read_line, stream_op_read_all;
+int stream_read(lua_State *T);
+
+/* write.c */
+int stream_write(lua_State *T);
+int stream_cork(lua_State *T);
+int stream_uncork(lua_State *T);
+
+/* sendfile.c */
+int stream_sendfile(lua_State *T);
+int streams_sendfile(lua_State *T);
+void sendfile_open_methods(lua_State *T);
+
+/* open.c */
+int streams_open(lua_State *T);
+
+/* popen.c */
+int streams_popen(lua_State *T);
+void popen_unload(void);
+
+/* tcp.c */
+int streams_tcp_connect(lua_State *T);
+int streams_tcp_listen(lua_State *T);
 
 /* server.c */
 void server_open_methods(lua_State *T);
 struct server *server_new(lua_State *T);
 
-/* sendfile.c */
-void sendfile_open_methods(lua_State *T);
-int streams_sendfile(lua_State *T);
+/* module.c */
+const char *streams_checkcstring(lua_State *T, int idx);
 
 /* internal.c: registry["lem.streams.internal"], for other modules */
 void streams_internal_register(lua_State *T);
 
-extern char stream_rbuf[];
+/*
+ * One buffer for every read that starts with nothing stored: the bytes
+ * go from here straight into a Lua string.  Making that string may run a
+ * __gc metamethod that reads another stream: while stream_rbuf_busy is
+ * set, reads go through the stream's own buffer instead.
+ */
 #define STREAM_RBUF_SIZE 65536
+extern char stream_rbuf[];
+extern int stream_rbuf_busy;
 
 #endif /* LEM_STREAMS_H */

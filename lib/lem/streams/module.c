@@ -1,0 +1,93 @@
+/*
+ * module.c - lem.streams: the module table, and what outlives a reload.
+ *
+ * Copyright (C) 2026 the lem authors.  This file is part of lem, free
+ * software under the GNU General Public License version 3 or later; see
+ * COPYING.
+ */
+#include "streams.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+
+/*
+ * A string argument that the system gets as a C string (a path, a
+ * command, a host, a port): one with a zero byte inside would be cut
+ * there without a word ('/etc/passwd\0.txt' opened /etc/passwd), so it
+ * raises, with the same words everywhere.
+ */
+const char *
+streams_checkcstring(lua_State *T, int idx)
+{
+	size_t len;
+	const char *s = luaL_checklstring(T, idx, &len);
+
+	if (strlen(s) != len)
+		luaL_argerror(T, idx, "string contains a zero byte");
+	return s;
+}
+
+/* ----------------------------------------------------------- module */
+
+static const luaL_Reg streams_functions[] = {
+	{ "open",        streams_open },
+	{ "popen",       streams_popen },
+	{ "tcp_connect", streams_tcp_connect },
+	{ "tcp_listen",  streams_tcp_listen },
+	{ "sendfile",    streams_sendfile },
+	{ NULL, NULL }
+};
+
+/*
+ * lua_close() runs every finalizer and then unloads this module; the
+ * records of children still running would be unreachable from then on
+ * (a leak for LeakSanitizer and valgrind).  A sentinel made by
+ * luaopen_lem_streams frees them from its __gc, which runs before the
+ * unload: finalizers run in reverse order of creation.
+ */
+static int
+streams_unload(lua_State *T)
+{
+	(void)T;
+	popen_unload();
+	return 0;
+}
+
+int
+luaopen_lem_streams(lua_State *T)
+{
+	static int registered;
+
+	/* lem never unloads a C module, so this runs after lua_close() */
+	if (!registered && atexit(lem_buf_release_all) == 0)
+		registered = 1;
+	/*
+	 * One sentinel for the whole life of the Lua state.  A second load
+	 * (package.loaded['lem.streams'] = nil; require 'lem.streams') runs
+	 * this again in the same loaded library, whose children and SIGCHLD
+	 * watcher go on: replacing the sentinel would let the collector run
+	 * the old one, which would drop the children still running.
+	 */
+	lua_getfield(T, LUA_REGISTRYINDEX, "lem.streams.unload");
+	if (lua_isnil(T, -1)) {
+		lua_newuserdata(T, 1);
+		lua_newtable(T);
+		lua_pushcfunction(T, streams_unload);
+		lua_setfield(T, -2, "__gc");
+		lua_setmetatable(T, -2);
+		lua_setfield(T, LUA_REGISTRYINDEX, "lem.streams.unload");
+	}
+	lua_pop(T, 1);
+
+	streams_internal_register(T);
+	lua_newtable(T);
+	luaL_register(T, NULL, streams_functions);
+	stream_open_methods(T);
+	lua_setfield(T, -2, "Stream");   /* streams.Stream = mt */
+	server_open_methods(T);
+	lua_setfield(T, -2, "Server");
+	sendfile_open_methods(T);
+	lua_setfield(T, -2, "SendFile");
+	return 1;
+}
