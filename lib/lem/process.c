@@ -283,10 +283,23 @@ check_cstring(lua_State *T, int arg, const char *what, size_t *len)
 static char **
 build_argv(lua_State *T)
 {
-	size_t n = lua_objlen(T, 1), total = 0, len, i;
+	size_t n = 0, total = 0, len, i;
 	char **v, *p;
 	const char *s;
 
+	/* the highest positive integer key: a hole below it raises (the
+	 * length operator may stop at any border) */
+	lua_pushnil(T);
+	while (lua_next(T, 1)) {
+		lua_pop(T, 1);
+		if (lua_type(T, -1) == LUA_TNUMBER) {
+			lua_Number k = lua_tonumber(T, -1);
+
+			if (k >= 1 && k <= 1e7 && k == (lua_Number)(size_t)k &&
+					(size_t)k > n)
+				n = (size_t)k;
+		}
+	}
 	if (n == 0)
 		arg_error(T, 1, "argv is empty");
 	for (i = 1; i <= n; i++) {
