@@ -274,4 +274,21 @@ struct lem_async {
 };
 void lem_async_run(struct lem_async *a, lem_async_cb work, lem_async_cb done);
 
+/*
+ * The same on a second pool, for work on regular files (lem.fs,
+ * streams.sendfile): a slow disk then never holds up a name lookup, nor
+ * a slow name server a file.  LEM_ASYNC_THREADS and LEM_FS_THREADS, read
+ * at start, size the two pools (4 threads each by default).
+ */
+void lem_async_run_file(struct lem_async *a, lem_async_cb work,
+		lem_async_cb done);
+
+/*
+ * Take back a job that no thread has started yet (a deadline passed
+ * while it was queued, say): returns 1, and neither work() nor done()
+ * will be called.  Returns 0 if work() has started or finished: done()
+ * will be called (or has been) as usual.
+ */
+int lem_async_cancel(struct lem_async *a);
+
 #endif /* LEM_H */

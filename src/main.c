@@ -201,6 +201,7 @@ pmain(lua_State *S)
 	luaL_openlibs(L);
 	if (a->version)
 		print_version();
+	async_init();
 	anchor_init();
 	report_init();
 	sched_init();

@@ -18,7 +18,8 @@
  *             coroutine.resume;
  *   report.c  reports of uncaught errors;
  *   api.c     small helpers of lem.h for modules;
- *   async.c   the worker threads of lem_async_run().
+ *   async.c   the worker threads of lem_async_run() and
+ *             lem_async_run_file().
  *
  * Everything here runs in the loop's thread.  L is the main Lua state: it
  * never runs Lua code of its own, so its stack is free for short pieces
@@ -135,6 +136,9 @@ lua_State *pcall_finished(lua_State *T, unsigned int *slot, int status,
  * yielded: put a Lua function under the C function, which sits below the
  * top nargs values of T */
 void pcall_push_trampoline(lua_State *T, int nargs);
+
+/* async.c: the pool sizes (LEM_ASYNC_THREADS, LEM_FS_THREADS) */
+void async_init(void);
 
 /* report.c */
 void report_init(void);
