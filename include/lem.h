@@ -216,6 +216,18 @@ typedef int (*lem_step_cb)(lua_State *P, void *ud);
 void lem_wait_run(struct lem_wait *w, lem_step_cb step, void *ud);
 
 /*
+ * lem --workers N runs N lem processes of a script.  lem_worker()
+ * returns the number of this worker (1..N) and puts N in *count (if not
+ * NULL); outside workers it returns 0 and *count is 1.  A module that
+ * serves (lem.streams does, on the first accept) calls
+ * lem_worker_ready() when it starts serving: the supervisor waits for
+ * that before it stops the worker a new one replaces.  It does nothing
+ * outside workers or when called again.
+ */
+int lem_worker(int *count);
+void lem_worker_ready(void);
+
+/*
  * Stop the program: no further coroutine runs, the main loop ends, all
  * __gc metamethods run, stdio is flushed and lem exits with status.
  */

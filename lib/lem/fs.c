@@ -521,6 +521,10 @@ buf_take(struct file *f, struct job *j)
 static void
 push_consume(lua_State *T, struct file *f, size_t n)
 {
+	if (n == 0) {
+		lua_pushliteral(T, "");         /* f->buf may be NULL */
+		return;
+	}
 	lua_pushlstring(T, f->buf + f->start, n);
 	f->start += n;
 	if (f->start == f->end)
