@@ -303,7 +303,10 @@ print(process.spawn({ 'true' }, { stdin = 'pipe', stdout = 'pipe', stderr = 'pip
 for i = 1, 10 do files[#files]:close() files[#files] = nil end
 local p = assert(process.spawn({ 'true' }, { stdin = 'pipe', stdout = 'pipe', stderr = 'pipe' }))
 print(p:wait())
+-- lem's own 0, 1 and 2 are still there (a failed spawn closed them once)
+print(process.run({ 'sh', '-c', 'readlink /proc/$PPID/fd/0 /proc/$PPID/fd/2 | wc -l' }))
 ]]))
-tap.is(out, 'nil\tToo many open files\nexit\t0\n', 'EMFILE while making pipes: nil, message; later spawns work', err)
+tap.is(out, 'nil\tToo many open files\nexit\t0\nexit\t0\t2\n\t\n',
+	"EMFILE while making pipes: nil, message; later spawns work; lem's 0-2 untouched", err)
 
 tap.done()

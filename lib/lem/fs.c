@@ -736,14 +736,17 @@ job_done(struct lem_async *a)
 	switch (j->op) {
 	case OP_OPEN:
 		if (j->fd >= 0) {
-			lua_State *T;
+			/* the File waits at index 4 of its opener's stack; if
+			 * the opener went (a deadline), nobody ever got the
+			 * File: the descriptor is closed now, not at its __gc */
+			lua_State *T = lem_wait_end(&f->w);
 
-			f->fd = j->fd;
-			/* the File waits at index 4 of its opener's stack */
-			T = lem_wait_end(&f->w);
 			if (T != NULL) {
+				f->fd = j->fd;
 				lua_pushvalue(T, 4);
 				lem_queue(T, 1);
+			} else {
+				close(j->fd);
 			}
 			job_free(j);
 			return;

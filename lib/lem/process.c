@@ -36,6 +36,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "lem.h"
 #include "signames.h"
@@ -59,6 +60,7 @@ struct child {
 	unsigned char lost;     /* somebody else reaped it: no status */
 	unsigned char group;    /* leads a process group of its own */
 	unsigned char orphan;   /* its Process object was collected */
+	unsigned char killed;   /* lem sent it SIGKILL */
 	struct ev_io io;        /* on pidfd */
 	struct waiter *waiters; /* coroutines in p:wait() */
 	struct child *prev, *next;      /* children not yet reaped */
@@ -667,8 +669,9 @@ process_spawn(lua_State *T)
 	c->pidfd = -1;
 
 	/* the pipes: the parent's ends go to their streams at once */
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 3; i++)
 		pipes[i][0] = pipes[i][1] = -1;
+	for (i = 0; i < 3; i++) {
 		if (io[i].kind != IO_PIPE)
 			continue;
 		if (pipe2(pipes[i], O_CLOEXEC) < 0) {
@@ -860,6 +863,8 @@ proc_kill(lua_State *T)
 	if (c->done)
 		return lem_error(T, "exited");
 	/* not reaped yet, so the pid (and the group) cannot be another's */
+	if (sig == SIGKILL)
+		c->killed = 1;
 	if (kill(c->group ? -c->pid : c->pid, sig) < 0) {
 		int err = errno;
 
@@ -878,6 +883,7 @@ proc_killgroup(lua_State *T)
 {
 	struct child *c = check_proc(T);
 
+	c->killed = 1;
 	if (c->group)
 		kill(-c->pid, SIGKILL);
 	else if (!c->done)
@@ -1018,14 +1024,31 @@ static const char run_lua[] =
 
 /* ------------------------------------------------------------ module */
 
-/* lua_close(): the records of children still running (see streams) */
+/*
+ * lua_close(): the records of children still running (see streams).  A
+ * child that lem killed with SIGKILL (process.run past a deadline, say)
+ * is about to end: it is waited for a moment, so that it does not
+ * become a zombie of init's (some inits reap late, or never); the
+ * others go on as orphans.
+ */
 static int
 process_unload(lua_State *T)
 {
+	int tries = 0;
+
 	(void)T;
 	while (running != NULL) {
 		struct child *c = running;
 
+		if (c->killed && tries < 200) {
+			struct timespec ms = { 0, 1000000 };
+
+			if (waitpid(c->pid, NULL, WNOHANG) == 0) {
+				tries++;
+				nanosleep(&ms, NULL);
+				continue;
+			}
+		}
 		running = c->next;
 		if (c->pidfd >= 0) {
 			ev_ref(LEM);
