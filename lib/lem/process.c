@@ -305,12 +305,20 @@ build_argv(lua_State *T)
 	if (n == 0)
 		arg_error(T, 1, "argv is empty");
 	for (i = 1; i <= n; i++) {
+		int t;
+
 		lua_rawgeti(T, 1, (int)i);
-		lua_pushfstring(T, "argv[%d]", (int)i);
-		lua_insert(T, -2);
-		check_cstring(T, 1, lua_tostring(T, -2), &len);
+		t = lua_type(T, -1);
+		s = (t == LUA_TSTRING || t == LUA_TNUMBER) ?
+			lua_tolstring(T, -1, &len) : NULL;
+		if (s == NULL || strlen(s) != len) {
+			/* the name for the message, made only now */
+			lua_pushfstring(T, "argv[%d]", (int)i);
+			lua_insert(T, -2);
+			check_cstring(T, 1, lua_tostring(T, -2), &len);
+		}
 		total += len + 1;
-		lua_pop(T, 2);
+		lua_pop(T, 1);
 	}
 	v = lua_newuserdata(T, (n + 1) * sizeof(char *) + total);
 	p = (char *)(v + n + 1);
@@ -655,11 +663,13 @@ process_spawn(lua_State *T)
 	lua_pushinteger(T, 0);
 	lua_setfield(T, -2, "pid");             /* set for real below */
 	for (i = 0; i < 3; i++) {
-		lua_getfield(T, lua_upvalueindex(2), "new");
-		lua_call(T, 0, 1);              /* SPAWN_STREAM + i */
 		if (io[i].kind == IO_PIPE) {
+			lua_getfield(T, lua_upvalueindex(2), "new");
+			lua_call(T, 0, 1);      /* SPAWN_STREAM + i */
 			lua_pushvalue(T, -1);
 			lua_setfield(T, SPAWN_FIELDS, fields[i]);
+		} else {
+			lua_pushnil(T);         /* SPAWN_STREAM + i */
 		}
 	}
 	c = malloc(sizeof(struct child));
