@@ -83,7 +83,8 @@ signame_check(lua_State *T, int idx, int zero_ok)
 	if (lua_type(T, idx) == LUA_TNUMBER) {
 		lua_Number n = lua_tonumber(T, idx);
 
-		if (n != (lua_Number)(int)n || n < (zero_ok ? 0 : 1) || n >= NSIG)
+		/* the range first: (int) of NaN or 1e308 is undefined */
+		if (!(n >= (zero_ok ? 0 : 1) && n < NSIG) || n != (lua_Number)(int)n)
 			return luaL_argerror(T, idx, "invalid signal number");
 		return (int)n;
 	}

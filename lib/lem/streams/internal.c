@@ -38,10 +38,11 @@ internal_setfd(lua_State *T)
 {
 	struct stream *s = luaL_checkudata(T, 1, STREAM_MT);
 	lua_Number n = luaL_checknumber(T, 2);
-	int fd = (int)n;
+	int fd;
 
-	if ((lua_Number)fd != n || fd < 0)
+	if (!(n >= 0 && n <= 2147483647.0) || n != (lua_Number)(int)n)
 		return luaL_argerror(T, 2, "invalid descriptor");
+	fd = (int)n;
 	if (s->flags & SF_OPEN)
 		return luaL_argerror(T, 1, "stream already open");
 	stream_set_nonblock(fd);
