@@ -685,6 +685,12 @@ workers_main(char **argv, int script)
 		fputs("lem: --workers needs a script file\n", stderr);
 		return EXIT_FAILURE;
 	}
+	/* a script that cannot be read would only be restarted forever */
+	if (access(argv[script], R_OK) < 0) {
+		fprintf(stderr, "lem: cannot open %s: %s\n", argv[script],
+				strerror(errno));
+		return EXIT_FAILURE;
+	}
 	l = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (l > 0) {
 		self[l] = '\0';

@@ -54,7 +54,13 @@ tap.same(pack(spawn({ '/no/such/program' })), { nil, 'No such file or directory'
 local noexec = tap.writefile(tap.tmpname('.sh'), 'echo hi\n')
 tap.same(pack(spawn({ noexec })), { nil, 'Permission denied' }, "a file without x bits: nil, 'Permission denied'")
 os.execute('chmod +x ' .. noexec)
-tap.same(pack(spawn({ noexec })), { nil, 'Exec format error' }, "a script without #!: nil, 'Exec format error'")
+if (os.getenv('LEM') or ''):find('valgrind') then
+	-- valgrind runs glibc's posix_spawn without a shared-memory vfork:
+	-- a failed exec then looks like a child that exits 127
+	tap.skip(1, 'exec errors are not reported under valgrind')
+else
+	tap.same(pack(spawn({ noexec })), { nil, 'Exec format error' }, "a script without #!: nil, 'Exec format error'")
+end
 tap.same(pack(spawn({ '/tmp' })), { nil, 'Permission denied' }, 'a directory: Permission denied')
 tap.same(pack(spawn({ 'true' }, { cwd = '/no/such/dir' })), { nil, 'No such file or directory' },
 	'a cwd that does not exist: nil, message')

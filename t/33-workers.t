@@ -7,7 +7,7 @@ local utils = require 'lem.utils'
 local streams = require 'lem.streams'
 local process = require 'lem.process'
 
-tap.plan(40, 120)
+tap.plan(41, 120)
 
 local function free_port()
 	local s = assert(streams.tcp_listen('127.0.0.1', 0))
@@ -223,6 +223,7 @@ for _, c in ipairs({
 	{ '--grace -1 --workers 2 x.lua', '%-%-grace wants a number of seconds' },
 	{ '--workers 2', '%-%-workers needs a script file' },
 	{ '--workers 2 -', '%-%-workers needs a script file' },
+	{ '--workers 2 /no/such/script.lua', 'cannot open /no/such/script.lua: No such file or directory' },
 }) do
 	out, err, status = tap.sh(tap.quote(tap.lem) .. ' ' .. c[1])
 	tap.ok(status == 1 and err:find(c[2]), 'lem ' .. c[1] .. ': status 1 and a message', err)

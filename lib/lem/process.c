@@ -437,18 +437,33 @@ check_stdio(lua_State *T, int slot, struct stdio_spec *io)
 
 /* ------------------------------------------------------------- spawn */
 
-/* the program: name itself if it has a '/', else the first executable
- * regular file name in the directories of path; 0 or an errno */
+/*
+ * The program: name itself if it has a '/', else the first executable
+ * regular file name in the directories of path; 0 or an errno.  A name
+ * with a '/' is checked here too (unless it is relative and the child
+ * gets another working directory): posix_spawn reports a failed exec
+ * only where the child shares the parent's memory until it execs
+ * (glibc's CLONE_VFORK; not under valgrind, say), and then the child
+ * would seem to run and exit 127.
+ */
 static int
-find_program(const char *name, const char *path, char *out)
+find_program(const char *name, const char *path, const char *cwd, char *out)
 {
 	int err = ENOENT;
 
 	if (*name == '\0')
 		return ENOENT;
 	if (strchr(name, '/') != NULL) {
+		struct stat st;
+
 		if (strlen(name) >= PATH_MAX)
 			return ENAMETOOLONG;
+		if (name[0] == '/' || cwd == NULL) {
+			if (stat(name, &st) < 0)
+				return errno;
+			if (!S_ISREG(st.st_mode) || access(name, X_OK) < 0)
+				return EACCES;
+		}
 		strcpy(out, name);
 		return 0;
 	}
@@ -651,7 +666,15 @@ process_spawn(lua_State *T)
 	for (i = 0; i < 3; i++)
 		if (io[i].kind == IO_STREAM && io[i].fd < 0)
 			return lem_closed(T);
-	err = find_program(argv[0], pathenv, prog);
+	if (cwd != NULL) {
+		struct stat st;
+
+		if (stat(cwd, &st) < 0)
+			return lem_strerror(T, errno);
+		if (!S_ISDIR(st.st_mode))
+			return lem_strerror(T, ENOTDIR);
+	}
+	err = find_program(argv[0], pathenv, cwd, prog);
 	if (err)
 		return lem_strerror(T, err);
 
