@@ -233,7 +233,7 @@ void lem_worker_ready(void);
  */
 void lem_exit(int status);
 
-/* Push nil and the message; return 2.  The words of the spec, made in
+/* Push nil and the message; return 2.  The error words of lem, made in
  * one place so that every module spells them the same way. */
 int lem_error(lua_State *T, const char *msg);
 #define lem_busy(T)   lem_error(T, "busy")

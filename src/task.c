@@ -88,6 +88,11 @@ task_done(unsigned int slot)
 	struct task *t = TASK(slot);
 	lua_State *T = NULL;
 
+	if (!t->handle) {
+		/* a pcall's helper that its caller gave up (see pcall.c) */
+		anchor_forget(slot);
+		return;
+	}
 	if (t->joiners != NULL)
 		T = anchor_thread(slot);
 	while (t->joiners != NULL) {
@@ -108,8 +113,8 @@ task_done(unsigned int slot)
 	}
 	if (t->held != NULL)
 		mutex_abandon_all(slot);
-	if (t->scope != NULL)
-		scope_unwind(slot, NULL);
+	if (t->scope != NULL || t->spare != NULL)
+		scope_drop_all(slot);
 	t->wait = NULL;
 	anchor_forget(slot);
 }

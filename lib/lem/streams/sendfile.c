@@ -310,13 +310,8 @@ sendfile_step(lua_State *P, struct stream *s)
 #ifdef USE_SENDFILE
 error:
 #endif
-		if (err == EINTR)
-			continue;
-		if (err == EAGAIN || err == EWOULDBLOCK)
-			return 0;
-		if (stream_peer_gone(err))
-			return stream_lost(P, s);
-		return lem_strerror(P, err);
+		if ((n = stream_write_error(P, s, err)) >= 0)
+			return (int)n;
 	}
 	lua_pushboolean(P, 1);
 	return 1;

@@ -120,6 +120,7 @@ void stream_continue(struct stream *s);         /* run the step again */
 int stream_shut(struct stream *s, int gc);      /* 0 or -errno of close */
 int stream_lost(lua_State *T, struct stream *s);
 int stream_peer_gone(int err);
+int stream_write_error(lua_State *P, struct stream *s, int err);
 void stream_open_methods(lua_State *T);
 
 /* read.c */
