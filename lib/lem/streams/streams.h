@@ -156,6 +156,9 @@ struct server *server_new(lua_State *T);
 /* module.c */
 const char *streams_checkcstring(lua_State *T, int idx);
 
+/* internal.c: registry["lem.streams.internal"], for other modules */
+void streams_internal_register(lua_State *T);
+
 /*
  * One buffer for every read that starts with nothing stored: the bytes
  * go from here straight into a Lua string.  Making that string may run a

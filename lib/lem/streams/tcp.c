@@ -269,6 +269,12 @@ listen_on(const struct sockaddr *sa, socklen_t len, int dual)
 		return -1;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
 		goto error;
+#ifdef SO_REUSEPORT
+	/* the workers of lem --workers all listen on the same port */
+	if (lem_worker(NULL) > 0 &&
+			setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		goto error;
+#endif
 	if (dual && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
 				&zero, sizeof(zero)) < 0)
 		goto error;

@@ -1,4 +1,4 @@
--- t/31-socket-luasocket.t - lem.socket next to LuaSocket itself: one
+-- t/51-socket-luasocket.t - lem.socket next to LuaSocket itself: one
 -- script of calls (argument errors, receive patterns, partial results,
 -- send indices, timeouts, options, closed objects) runs once on
 -- LuaSocket and once on lem.socket, and every result must be the same,

@@ -1,4 +1,4 @@
--- t/33-socket-http.t - LuaSocket's own socket.http on lem.socket: without
+-- t/53-socket-http.t - LuaSocket's own socket.http on lem.socket: without
 -- patch_luasocket() http.request (inside socket.protect, a C protected
 -- call) fails at once and http.open works; with it, http.request runs
 -- concurrently: 20 requests at once against a lem server and against

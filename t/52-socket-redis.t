@@ -1,4 +1,4 @@
--- t/32-socket-redis.t - redis-lua (Debian's lua-redis), unchanged, on
+-- t/52-socket-redis.t - redis-lua (Debian's lua-redis), unchanged, on
 -- lem.socket against a real redis-server that the test starts on a free
 -- loopback port: 100 coroutines x 100 INCR on their own connections while
 -- a ticker runs, a BLPOP with a timeout that blocks nobody else, a

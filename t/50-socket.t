@@ -1,4 +1,4 @@
--- t/30-socket.t - lem.socket: LuaSocket's TCP object over lem waits
+-- t/50-socket.t - lem.socket: LuaSocket's TCP object over lem waits
 -- (API.md section 6): classes, receive patterns and partial results,
 -- send(data, i, j), settimeout in both modes, deadlines, cancel, close,
 -- options, stats, dns, sleep, the helpers, and no descriptor left over.

@@ -1,4 +1,4 @@
--- t/34-socket-churn.t - lem.socket leaves no descriptor behind: 10,000
+-- t/54-socket-churn.t - lem.socket leaves no descriptor behind: 10,000
 -- connect/accept/close cycles, refused connects, connects and lookups
 -- cut short by cancel and deadlines, timeouts, objects left to the
 -- garbage collector.
