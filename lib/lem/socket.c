@@ -388,14 +388,15 @@ lookup_start(struct lookup *lk)
 	lem_async_run(&lk->a, lookup_work, lookup_done);
 }
 
-/* the owner goes: free it now, or when the worker is done with it */
+/* the owner goes: free it now (also a job no worker has taken yet), or
+ * when the worker is done with it */
 static void
 lookup_abandon(struct lookup *lk)
 {
-	if (lk->started)
-		lk->owner = NULL;
-	else
+	if (!lk->started || lem_async_cancel(&lk->a))
 		lookup_free(lk);
+	else
+		lk->owner = NULL;
 }
 
 /* ----------------------------------------------------------- objects */
