@@ -11,6 +11,7 @@
 
 static int traceback_ref = LUA_NOREF;   /* debug.traceback as lem started */
 static int kept_ref = LUA_NOREF;        /* report_keep(): {thread, obj, text} */
+static int handler_ref = LUA_NOREF;     /* report_handler */
 
 /* message(errobj): a string for any error object, never raising */
 static int
@@ -158,4 +159,12 @@ report_init(void)
 	lua_pop(L, 1);
 	lua_newtable(L);
 	kept_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_pushcfunction(L, report_handler);
+	handler_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+void
+report_push_handler(lua_State *S)
+{
+	lua_rawgeti(S, LUA_REGISTRYINDEX, handler_ref);
 }

@@ -60,6 +60,7 @@ struct task {
 	unsigned char handle;   /* a lem coroutine, not a pcall's helper */
 	struct lem_wait *wait;  /* the wait in progress (owner) */
 	struct scope *scope;    /* the innermost deadline scope (owner) */
+	struct scope *spare;    /* an ended scope whose timer may still run */
 	struct mutex *held;     /* the mutexes it holds (owner) */
 	struct joiner *joiners; /* coroutines waiting in co:join() (owner) */
 };
@@ -91,6 +92,8 @@ extern unsigned int sched_slot;         /* ... and its slot */
 extern int sched_suspended;             /* did it yield through lem_suspend? */
 extern int sched_exiting;
 extern int sched_status;                /* the exit status */
+extern lua_State *sched_cb;             /* where callbacks push (sched.c) */
+extern int sched_in_callbacks;          /* libev's callbacks are running */
 void sched_init(void);
 void sched_free(void);
 /* queue T (slot) with the top nargs values of its stack */
@@ -118,6 +121,7 @@ void wait_push_word(lua_State *T, const char *word);
 void wait_push_string(lua_State *T, const char *word);
 /* deadline scopes of an owner: discard those above keep (NULL: all) */
 void scope_unwind(unsigned int owner, struct scope *keep);
+void scope_drop_all(unsigned int owner);        /* the coroutine ends */
 
 /* sync.c */
 void sync_init(void);
@@ -144,5 +148,6 @@ void report_error(lua_State *T);        /* the error object is on top of T */
 int report_keep(lua_State *T);
 /* a message handler for lua_pcall: the message and its traceback */
 int report_handler(lua_State *S);
+void report_push_handler(lua_State *S); /* that handler, allocating nothing */
 
 #endif /* LEM_RUNTIME_H */

@@ -8,6 +8,7 @@
  */
 #include "runtime.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +55,51 @@ static const char body_wrapper[] =
 	"return function(f, ...) return finish(xpcall(f, keep, ...)) end\n";
 static int wrapper_ref = LUA_NOREF;     /* LuaJIT: body_wrapper, loaded */
 
+/*
+ * libev's callbacks all run inside one protected call per loop turn, on
+ * a Lua thread of their own (sched_cb): a step that pushes the results
+ * of a wait (lem_wait_run) pushes them there, so a __gc metamethod that
+ * an allocation runs, and that raises, is caught and reported instead
+ * of ending lem in Lua's panic.  Nothing else uses that thread, and no
+ * coroutine runs Lua code on it.
+ */
+lua_State *sched_cb;
+int sched_in_callbacks;
+static int cb_ref = LUA_NOREF;          /* keeps sched_cb */
+static int invoke_ref = LUA_NOREF;      /* invoke_run */
+
+static int
+invoke_run(lua_State *S)
+{
+	(void)S;
+	ev_invoke_pending(LEM);
+	return 0;
+}
+
+static void
+invoke_cb(EV_P)
+{
+	int top;
+
+	if (ev_pending_count(EV_A) == 0)
+		return;
+	top = lua_gettop(sched_cb);
+	report_push_handler(sched_cb);
+	lua_rawgeti(sched_cb, LUA_REGISTRYINDEX, invoke_ref);
+	sched_in_callbacks = 1;
+	if (lua_pcall(sched_cb, 0, 0, top + 1) != 0) {
+		const char *msg = lua_tostring(sched_cb, -1);
+
+		/* a __gc metamethod raised in lem's own work */
+		fflush(stdout);
+		fprintf(stderr, "lem: %s\n", msg ? msg : "error in __gc metamethod");
+		fflush(stderr);
+		lem_exit(EXIT_FAILURE);
+	}
+	sched_in_callbacks = 0;
+	lua_settop(sched_cb, top);
+}
+
 static void
 ring_push(struct ring *r, lua_State *T, int nargs, unsigned int slot)
 {
@@ -95,7 +141,9 @@ ring_take(struct ring *r)
 void
 sched_push(lua_State *T, int nargs, unsigned int slot)
 {
-	if (lua_status(T) == 0) {
+	struct task *o = OWNER(slot);
+
+	if (o->state == 0 && lua_status(T) == 0) {
 		/* a new coroutine: its body starts behind a Lua function */
 		if (wrapper_ref != LUA_NOREF) {
 			lua_rawgeti(T, LUA_REGISTRYINDEX, wrapper_ref);
@@ -106,7 +154,7 @@ sched_push(lua_State *T, int nargs, unsigned int slot)
 			nargs++;
 		}
 	}
-	OWNER(slot)->state = TASK_QUEUED;
+	o->state = TASK_QUEUED;
 	ring_push(sched_running != NULL || in_turn ? &backlog : &events,
 			T, nargs, slot);
 	if (!ev_is_active(&idle))
@@ -249,6 +297,12 @@ sched_init(void)
 	ev_prepare_start(LEM, &prepare);
 	ev_unref(LEM);          /* the prepare watcher alone is no reason to run */
 	ev_idle_init(&idle, idle_cb);
+
+	sched_cb = lua_newthread(L);
+	cb_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_pushcfunction(L, invoke_run);
+	invoke_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	ev_set_invoke_pending_cb(LEM, invoke_cb);
 
 	/* LuaJIT unwinds the stack of an error before lua_resume returns:
 	 * coroutine bodies run under xpcall, which keeps the traceback */

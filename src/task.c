@@ -108,8 +108,8 @@ task_done(unsigned int slot)
 	}
 	if (t->held != NULL)
 		mutex_abandon_all(slot);
-	if (t->scope != NULL)
-		scope_unwind(slot, NULL);
+	if (t->scope != NULL || t->spare != NULL)
+		scope_drop_all(slot);
 	t->wait = NULL;
 	anchor_forget(slot);
 }

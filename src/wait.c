@@ -91,7 +91,15 @@ wait_push_string(lua_State *T, const char *word)
  * whose deadline applies (the earliest of this one and the enclosing
  * ones), and only eff scopes arm their timer, lazily, when a wait starts
  * under them: a call that never waits costs no timer.  A scope is
- * expired once its timer fired, or from the start for seconds <= 0.
+ * expired once its timer fired at or past its deadline, or from the
+ * start for seconds <= 0.
+ *
+ * A coroutine that puts a deadline on each of many short waits (a read
+ * under utils.timeout(30, ...), again and again) would start and stop a
+ * timer for each.  So the last scope a coroutine ended is kept as its
+ * spare, timer still running, and its next scope reuses it: if the timer
+ * is due no later than the new deadline it stays as it is, and when it
+ * fires before the deadline it is just set again for the rest.
  */
 struct scope {
 	struct scope *parent;   /* the enclosing scope; the free list */
@@ -101,6 +109,7 @@ struct scope {
 	unsigned int owner;     /* the slot of the lem coroutine */
 	unsigned int id;
 	unsigned char expired;
+	unsigned char inuse;    /* on its coroutine's chain, not the spare */
 };
 
 #define SCOPE_BLOCK 64
@@ -124,8 +133,15 @@ scope_timer_cb(EV_P_ struct ev_timer *w, int revents)
 	struct scope *sc = w->data;
 	struct task *t = TASK(sc->owner);
 
-	(void)EV_A;
 	(void)revents;
+	if (!sc->inuse || sc->eff != sc)
+		return;                 /* a spare, or no longer what applies */
+	if (ev_now(EV_A) < sc->deadline) {
+		/* set for an earlier deadline of a scope that used it before */
+		ev_timer_set(w, sc->deadline - ev_now(EV_A), 0);
+		ev_timer_start(EV_A_ w);
+		return;
+	}
 	sc->expired = 1;
 	if (t->wait != NULL)
 		lem_wait_fail(t->wait, "timeout");
@@ -151,7 +167,18 @@ scope_alloc(void)
 	}
 	sc = scope_free;
 	scope_free = sc->parent;
+	ev_timer_init(&sc->timer, scope_timer_cb, 0, 0);
+	sc->timer.data = sc;
 	return sc;
+}
+
+static void
+scope_release(struct scope *sc)
+{
+	ev_timer_stop(LEM, &sc->timer);
+	sc->inuse = 0;
+	sc->parent = scope_free;
+	scope_free = sc;
 }
 
 /* the innermost scope of owner goes */
@@ -160,10 +187,13 @@ scope_pop(struct task *t)
 {
 	struct scope *sc = t->scope;
 
-	ev_timer_stop(LEM, &sc->timer);
 	t->scope = sc->parent;
-	sc->parent = scope_free;
-	scope_free = sc;
+	if (t->spare == NULL && ev_is_active(&sc->timer)) {
+		sc->inuse = 0;
+		t->spare = sc;
+	} else {
+		scope_release(sc);
+	}
 }
 
 void
@@ -173,6 +203,18 @@ scope_unwind(unsigned int owner, struct scope *keep)
 
 	while (t->scope != NULL && t->scope != keep)
 		scope_pop(t);
+}
+
+void
+scope_drop_all(unsigned int owner)
+{
+	struct task *t = TASK(owner);
+
+	scope_unwind(owner, NULL);
+	if (t->spare != NULL) {
+		scope_release(t->spare);
+		t->spare = NULL;
+	}
 }
 
 /* arm the timer of the deadline that applies to a wait under sc */
@@ -217,20 +259,28 @@ scope_push(lua_State *T)
 		lua_pushinteger(T, 0);
 		return 1;
 	}
-	sc = scope_alloc();
 	t = TASK(owner);
+	if (t->spare != NULL) {
+		sc = t->spare;
+		t->spare = NULL;
+	} else {
+		sc = scope_alloc();
+	}
 	ev_now_update(LEM);     /* the clock is read afresh */
 	sc->deadline = ev_now(LEM) + (secs > 0 ? secs : 0);
 	sc->expired = secs <= 0;
+	sc->inuse = 1;
 	sc->owner = owner;
 	sc->id = ++scope_ids ? scope_ids : ++scope_ids;
 	sc->parent = t->scope;
-	ev_timer_init(&sc->timer, scope_timer_cb, 0, 0);
-	sc->timer.data = sc;
 	if (sc->parent != NULL && sc->parent->eff->deadline <= sc->deadline)
 		sc->eff = sc->parent->eff;
 	else
 		sc->eff = sc;
+	/* a reused timer due after the deadline would fire too late */
+	if (ev_is_active(&sc->timer) && (sc->eff != sc || sc->expired ||
+			ev_now(LEM) + ev_timer_remaining(LEM, &sc->timer) > sc->deadline))
+		ev_timer_stop(LEM, &sc->timer);
 	t->scope = sc;
 	lua_pushinteger(T, (lua_Integer)sc->id);
 	return 1;
@@ -391,6 +441,30 @@ struct step {
 	void *ud;
 };
 
+/* a step ran on P, whose stack was top high, and returned n */
+static void
+wait_ran(struct lem_wait *w, lua_State *P, int top, int n)
+{
+	if (n > 0) {
+		unsigned int slot = w->slot;
+		lua_State *T = wait_take(w);
+
+		if (!lua_checkstack(T, n))
+			lem_oom();
+		lua_xmove(P, T, n);
+		lua_settop(P, top);
+		sched_push(T, n, slot);
+		return;
+	}
+	lua_settop(P, top);
+	if (w->pending != NULL) {
+		const char *word = w->pending;
+
+		w->pending = NULL;
+		lem_wait_fail(w, word);
+	}
+}
+
 static int
 wait_step_run(lua_State *P)
 {
@@ -404,13 +478,24 @@ void
 lem_wait_run(struct lem_wait *w, lem_step_cb fn, void *ud)
 {
 	struct step st;
-	int top = lua_gettop(L), n;
-	lua_State *T;
+	int top, n;
 
 	if (w->T == NULL || w->running)
 		return;
+	if (sched_in_callbacks && sched_running == NULL) {
+		/* in libev's callbacks, already protected (sched.c) */
+		lua_State *P = sched_cb;
+
+		top = lua_gettop(P);
+		w->running = 1;
+		n = fn(P, ud);
+		w->running = 0;
+		wait_ran(w, P, top, n);
+		return;
+	}
 	st.fn = fn;
 	st.ud = ud;
+	top = lua_gettop(L);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, handler_ref);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, step_ref);
 	lua_pushlightuserdata(L, &st);
@@ -421,25 +506,8 @@ lem_wait_run(struct lem_wait *w, lem_step_cb fn, void *ud)
 		wait_internal_error(top);
 		return;
 	}
-	n = lua_gettop(L) - top - 1;
-	if (n > 0) {
-		unsigned int slot = w->slot;
-
-		T = wait_take(w);
-		if (!lua_checkstack(T, n))
-			lem_oom();
-		lua_xmove(L, T, n);
-		lua_settop(L, top);
-		sched_push(T, n, slot);
-		return;
-	}
-	lua_settop(L, top);
-	if (w->pending != NULL) {
-		const char *word = w->pending;
-
-		w->pending = NULL;
-		lem_wait_fail(w, word);
-	}
+	lua_remove(L, top + 1);         /* the handler */
+	wait_ran(w, L, top, lua_gettop(L) - top);
 }
 
 /* ------------------------------------------------------- utils.sleep */
