@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/un.h>
 
@@ -347,6 +346,84 @@ streams_bind_any(int port, const struct bind_opts *o)
 /* --------------------------------------------------------- addresses */
 
 /*
+ * IP addresses as text, without the sprintf() that glibc's inet_ntop()
+ * makes for each part: a datagram server formats one per datagram.  The
+ * text is inet_ntop's (RFC 5952: lowercase hex, the longest run of two
+ * or more zero groups as '::', the first of equal runs; ::ffff:a.b.c.d
+ * for IPv4-mapped addresses).  Both return the length written to out.
+ */
+static size_t
+format_ipv4(const unsigned char *a, char *out)
+{
+	char *o = out;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		unsigned int v = a[i];
+
+		if (i > 0)
+			*o++ = '.';
+		if (v >= 100)
+			*o++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*o++ = (char)('0' + v / 10 % 10);
+		*o++ = (char)('0' + v % 10);
+	}
+	*o = '\0';
+	return (size_t)(o - out);
+}
+
+static size_t
+format_ipv6(const unsigned char *a, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned int w[8];
+	int i, best = -1, bestlen = 0, cur = -1, curlen = 0;
+	char *o = out;
+
+	for (i = 0; i < 8; i++) {
+		w[i] = (unsigned int)a[2 * i] << 8 | a[2 * i + 1];
+		if (w[i] != 0) {
+			cur = -1;
+			continue;
+		}
+		if (cur < 0) {
+			cur = i;
+			curlen = 0;
+		}
+		if (++curlen > bestlen) {
+			best = cur;
+			bestlen = curlen;
+		}
+	}
+	if (bestlen < 2)
+		best = -1;
+	for (i = 0; i < 8; i++) {
+		unsigned int v = w[i];
+		int shift;
+
+		if (best >= 0 && i >= best && i < best + bestlen) {
+			if (i == best)
+				*o++ = ':';
+			continue;
+		}
+		if (i != 0)
+			*o++ = ':';
+		if (i == 6 && best == 0 && (bestlen == 6 ||
+				(bestlen == 5 && w[5] == 0xffff)))
+			return (size_t)(o - out) + format_ipv4(a + 12, o);
+		for (shift = 12; shift > 0 && (v >> shift) == 0; shift -= 4)
+			;
+		for (; shift >= 0; shift -= 4)
+			*o++ = hex[(v >> shift) & 0xf];
+	}
+	if (best >= 0 && best + bestlen == 8)
+		*o++ = ':';
+	*o = '\0';
+	return (size_t)(o - out);
+}
+
+/*
  * Push an address as Lua values: an IP address (text) and a port (a
  * number), or one string for a Unix-domain socket: its path, '@name' in
  * the abstract namespace, '' when it has no name.  Returns how many.
@@ -359,21 +436,18 @@ streams_pushaddr(lua_State *T, const struct sockaddr *sa, socklen_t len)
 	switch (sa->sa_family) {
 	case AF_INET: {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		size_t n = format_ipv4((const unsigned char *)&in->sin_addr, host);
 
-		if (inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host)) == NULL)
-			return lem_strerror(T, errno);
-		lua_pushstring(T, host);
+		lua_pushlstring(T, host, n);
 		lua_pushnumber(T, ntohs(in->sin_port));
 		return 2;
 	}
 	case AF_INET6: {
 		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		size_t n = format_ipv6(in6->sin6_addr.s6_addr, host);
 
-		if (inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host)) == NULL)
-			return lem_strerror(T, errno);
 		if (in6->sin6_scope_id != 0) {
 			/* fe80::1%eth0, as getaddrinfo() reads it back */
-			size_t n = strlen(host);
 			char ifname[IF_NAMESIZE];
 
 			if (if_indextoname(in6->sin6_scope_id, ifname) != NULL)
@@ -381,8 +455,9 @@ streams_pushaddr(lua_State *T, const struct sockaddr *sa, socklen_t len)
 			else
 				snprintf(host + n, sizeof(host) - n, "%%%u",
 						(unsigned)in6->sin6_scope_id);
+			n = strlen(host);
 		}
-		lua_pushstring(T, host);
+		lua_pushlstring(T, host, n);
 		lua_pushnumber(T, ntohs(in6->sin6_port));
 		return 2;
 	}
@@ -412,6 +487,34 @@ streams_pushaddr(lua_State *T, const struct sockaddr *sa, socklen_t len)
 	default:
 		return lem_strerror(T, EAFNOSUPPORT);
 	}
+}
+
+/*
+ * An IPv4 address in its usual form (four decimal parts, 0-255, no
+ * leading zeros) into *a: 1, else 0 (inet_pton() reads the rest).
+ */
+int
+streams_parse_ipv4(const char *s, unsigned char *a)
+{
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		unsigned int v;
+
+		if (*s < '0' || *s > '9')
+			return 0;
+		v = (unsigned int)(*s++ - '0');
+		if (v != 0) {
+			if (*s >= '0' && *s <= '9')
+				v = v * 10 + (unsigned int)(*s++ - '0');
+			if (*s >= '0' && *s <= '9')
+				v = v * 10 + (unsigned int)(*s++ - '0');
+		}
+		if (v > 255 || *s++ != (i < 3 ? '.' : '\0'))
+			return 0;
+		a[i] = (unsigned char)v;
+	}
+	return 1;
 }
 
 /* the local (or the peer's) address of socket fd, pushed */

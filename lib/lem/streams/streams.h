@@ -232,6 +232,7 @@ void lookup_run(struct lookup *lk, void (*done)(struct lookup *lk),
 void lookup_drop(struct lookup *lk);
 int lookup_error(lua_State *T, const struct lookup *lk);
 int streams_pushaddr(lua_State *T, const struct sockaddr *sa, socklen_t len);
+int streams_parse_ipv4(const char *s, unsigned char *a);
 int streams_sockname(lua_State *T, int fd, int peer);
 int stream_address(lua_State *T);
 int stream_peer(lua_State *T);

@@ -206,7 +206,10 @@ dgram_dest_fast(struct dgram *d, const char *host, int port)
 	struct sockaddr_storage ss;
 
 	memset(&ss, 0, sizeof(ss));
-	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+	if (streams_parse_ipv4(host, (unsigned char *)
+				&((struct sockaddr_in *)&ss)->sin_addr) ||
+			inet_pton(AF_INET, host,
+				&((struct sockaddr_in *)&ss)->sin_addr) == 1) {
 		ss.ss_family = AF_INET;
 		((struct sockaddr_in *)&ss)->sin_port = htons(port);
 	} else if (inet_pton(AF_INET6, host,
