@@ -365,6 +365,17 @@ streams_unix_listen(lua_State *T)
 		err = errno;
 		goto error;
 	}
+	if (srv->ux != NULL && (lstat(path, &st) < 0 ||
+				st.st_dev != srv->ux->dev ||
+				st.st_ino != srv->ux->ino)) {
+		/* another server starting at the same moment found our file
+		 * before we listened, took it for stale and replaced it: that
+		 * one has the path now */
+		err = EADDRINUSE;
+		free(srv->ux);
+		srv->ux = NULL;
+		goto error;
+	}
 	server_setfd(srv, fd);
 	return 1;
 error:
