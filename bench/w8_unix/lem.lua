@@ -3,7 +3,7 @@
 local streams = require 'lem.streams'
 local path = assert(arg[1], 'usage: lem.lua PATH')
 
-local server = assert(streams.unix_listen(path))
+local server = assert(streams.unix_listen(path, nil, { backlog = 4096 }))
 assert(server:autospawn(function(s)
 	while true do
 		local data = s:read()     -- no mode: whatever is immediately available
