@@ -318,7 +318,16 @@ pcall_run(lua_State *T, int handler)
 		return 2;
 	}
 	sched_suspended = 0;
-	return lem_suspend(T);          /* TASK(slot)->parent leads back */
+	/*
+	 * T suspends too, and TASK(slot)->parent leads back to it.  Where T
+	 * cannot yield (this pcall runs inside a metamethod), lem_suspend
+	 * raises: then S has no parent, runs to the end of its wait in the
+	 * background, and its results are dropped (a documented limit).
+	 */
+	TASK(slot)->parent = 0;
+	n = lem_suspend(T);
+	TASK(slot)->parent = pslot;
+	return n;
 }
 
 static int

@@ -27,17 +27,24 @@ errobj_tostring(lua_State *S)
 	return 1;
 }
 
+/* push the message of the error object at idx (a __tostring may raise) */
+static void
+push_message(lua_State *S, int idx)
+{
+	lua_pushcfunction(S, errobj_tostring);
+	lua_pushvalue(S, idx);
+	if (lua_pcall(S, 1, 1, 0) != 0) {
+		lua_pop(S, 1);
+		lua_pushfstring(S, "(error object is a %s value)",
+				luaL_typename(S, idx));
+	}
+}
+
 /* report(thread, errobj): the message and the thread's traceback */
 static int
 report_traceback(lua_State *S)
 {
-	lua_pushcfunction(S, errobj_tostring);
-	lua_pushvalue(S, 2);
-	if (lua_pcall(S, 1, 1, 0) != 0) {
-		lua_pop(S, 1);
-		lua_pushfstring(S, "(error object is a %s value)",
-				luaL_typename(S, 2));
-	}
+	push_message(S, 2);
 	lua_rawgeti(S, LUA_REGISTRYINDEX, traceback_ref);
 	lua_pushvalue(S, 1);
 	lua_pushvalue(S, -3);
@@ -50,13 +57,7 @@ int
 report_handler(lua_State *S)
 {
 	lua_settop(S, 1);
-	lua_pushcfunction(S, errobj_tostring);
-	lua_pushvalue(S, 1);
-	if (lua_pcall(S, 1, 1, 0) != 0) {
-		lua_pop(S, 1);
-		lua_pushfstring(S, "(error object is a %s value)",
-				luaL_typename(S, 1));
-	}
+	push_message(S, 1);
 	lua_rawgeti(S, LUA_REGISTRYINDEX, traceback_ref);
 	lua_insert(S, -2);
 	lua_pushinteger(S, 2);

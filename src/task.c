@@ -88,6 +88,11 @@ task_done(unsigned int slot)
 	struct task *t = TASK(slot);
 	lua_State *T = NULL;
 
+	if (!t->handle) {
+		/* a pcall's helper that its caller gave up (see pcall.c) */
+		anchor_forget(slot);
+		return;
+	}
 	if (t->joiners != NULL)
 		T = anchor_thread(slot);
 	while (t->joiners != NULL) {

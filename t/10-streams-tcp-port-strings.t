@@ -1,5 +1,5 @@
--- t/issue-010-port-strings.t - a port given as a string behaves as the
--- same port given as a number (issue 10, item 10).
+-- t/10-streams-tcp-port-strings.t - a port given as a string behaves as the
+-- same port given as a number.
 --
 -- tcp_listen('127.0.0.1', '70000') used to listen on 4464 (70000 mod
 -- 65536) and tcp_listen('*', '0') got an IPv4-only socket where

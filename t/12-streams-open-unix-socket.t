@@ -1,7 +1,7 @@
--- t/issue-010-open-unix-socket.t - streams.open() on a named Unix-domain
--- socket connects to it (issue 10, item 12).
+-- t/12-streams-open-unix-socket.t - streams.open() on a named Unix-domain
+-- socket connects to it.
 --
--- SPEC lists named sockets among what open() takes, but open(2) on a
+-- README lists named sockets among what open() takes, but open(2) on a
 -- socket fails with ENXIO.  The listening side is a small python3 server
 -- (lem has no Unix listener yet): it answers one line per connection.
 local tap = dofile((arg[0]:match('^(.*)/') or '.') .. '/tap.lua')

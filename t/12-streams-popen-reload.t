@@ -1,5 +1,5 @@
--- t/issue-010-popen-reload.t - popen children are reaped also after
--- lem.streams is loaded a second time (issue 10, item 13).
+-- t/12-streams-popen-reload.t - popen children are reaped also after
+-- lem.streams is loaded a second time.
 --
 -- package.loaded['lem.streams'] = nil; require 'lem.streams' ran the
 -- module's luaopen again, which replaced its unload sentinel; the old one

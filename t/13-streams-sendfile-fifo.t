@@ -1,5 +1,5 @@
--- t/issue-010-sendfile-fifo.t - streams.sendfile() refuses a FIFO without
--- blocking the program (issue 10, item 9).
+-- t/13-streams-sendfile-fifo.t - streams.sendfile() refuses a FIFO without
+-- blocking the program.
 --
 -- sendfile(path) used to open() the path first and look at it after: on a
 -- FIFO without a writer that open() waits, and the whole loop with it

@@ -1,5 +1,5 @@
--- t/issue-010-zero-bytes.t - a zero byte inside a path, command, host or
--- port raises an argument error (issue 10, item 11).
+-- t/14-streams-zero-bytes.t - a zero byte inside a path, command, host or
+-- port raises an argument error.
 --
 -- The system takes these as C strings: a zero byte cut them there without
 -- a word, so open('/etc/passwd\0.txt') opened /etc/passwd.  Mode strings

@@ -96,7 +96,8 @@ else
 		"{ reuseport = true } without SO_REUSEPORT: nil, 'not supported'")
 end
 
--- LEM_WORKER_ID (set by `lem --workers`): reuseport by default
+-- in a worker of lem --workers, reuseport is on by default (a worker is
+-- a lem started with LEM_WORKER and LEM_WORKERS in its environment)
 local script = tap.writefile(tap.tmpname('.lua'), [[
 	local streams = require 'lem.streams'
 	local a = assert(streams.tcp_listen('127.0.0.1', 0, { reuseport = arg[1] == 'on' or nil }))
@@ -104,13 +105,14 @@ local script = tap.writefile(tap.tmpname('.lua'), [[
 	local b, err = streams.tcp_listen('127.0.0.1', port, arg[1] == 'off' and { reuseport = false } or nil)
 	print(b and 'second' or err)
 ]])
-local out = tap.sh('LEM_WORKER_ID=1 ' .. tap.quote(tap.lem) .. ' ' .. script .. ' default')
+local worker = 'LEM_WORKER=1 LEM_WORKERS=2 '
+local out = tap.sh(worker .. tap.quote(tap.lem) .. ' ' .. script .. ' default')
 tap.is(out, reuseport and 'second\n' or 'Address already in use\n',
-	'with LEM_WORKER_ID set, reuseport is on by default (where there is SO_REUSEPORT)')
-out = tap.sh('LEM_WORKER_ID=1 ' .. tap.quote(tap.lem) .. ' ' .. script .. ' off')
+	'in a worker, reuseport is on by default (where there is SO_REUSEPORT)')
+out = tap.sh(worker .. tap.quote(tap.lem) .. ' ' .. script .. ' off')
 tap.is(out, 'Address already in use\n', '... { reuseport = false } still turns it off')
-out = tap.sh('unset LEM_WORKER_ID; ' .. tap.quote(tap.lem) .. ' ' .. script .. ' default')
-tap.is(out, 'Address already in use\n', 'without LEM_WORKER_ID it is off by default')
+out = tap.sh('unset LEM_WORKER LEM_WORKERS; ' .. tap.quote(tap.lem) .. ' ' .. script .. ' default')
+tap.is(out, 'Address already in use\n', 'outside workers it is off by default')
 
 -- ------------------------------------------------------------ nodelay
 -- which TCP_NODELAY setsockopt calls a program makes, seen by strace

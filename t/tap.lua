@@ -89,9 +89,15 @@ local function show(v)
 	return tostring(v)
 end
 
-function tap.is(got, want, desc)
+-- tap.is and tap.like take an optional diag too, printed after got and
+-- want on failure (e.g. the stderr of the command that gave got)
+local function more(diag)
+	return diag ~= nil and '\n' .. tostring(diag) or ''
+end
+
+function tap.is(got, want, desc, diag)
 	return tap.ok(got == want, desc,
-		'got: ' .. show(got) .. '\nwant: ' .. show(want))
+		'got: ' .. show(got) .. '\nwant: ' .. show(want) .. more(diag))
 end
 
 -- tap.pack(...): the values with their count, nils included
@@ -142,9 +148,9 @@ function tap.same(got, want, desc)
 	return tap.ok(not bad, desc, diag)
 end
 
-function tap.like(got, pattern, desc)
+function tap.like(got, pattern, desc, diag)
 	return tap.ok(type(got) == 'string' and got:find(pattern) ~= nil, desc,
-		'got: ' .. show(got) .. '\nwant match: ' .. pattern)
+		'got: ' .. show(got) .. '\nwant match: ' .. pattern .. more(diag))
 end
 
 -- tap.fails(pattern, desc, f, ...): f(...) must raise a matching error
@@ -194,6 +200,13 @@ function tap.quote(s)
 	return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
+-- os.execute(cmd) succeeded: 0 from Lua 5.1, true where LuaJIT has the
+-- Lua 5.2 extensions
+local function execute_ok(cmd)
+	local r = os.execute(cmd)
+	return r == 0 or r == true
+end
+
 -- Every temporary file of a test lives in one directory of its own,
 -- made on first use and removed, whatever is in it, by tap.cleanup().
 local tmpdir, tmpn = nil, 0
@@ -203,7 +216,7 @@ local function mktmpdir()
 		local d = string.format('%s/lem-test-%d-%d', base, tap.pid(),
 			math.random(1, 1e9))
 		-- mkdir fails if d exists: never someone else's directory
-		if os.execute('mkdir -m 700 ' .. tap.quote(d) .. ' 2>/dev/null') == 0 then
+		if execute_ok('mkdir -m 700 ' .. tap.quote(d) .. ' 2>/dev/null') then
 			return d
 		end
 	end
@@ -245,7 +258,7 @@ function tap.kill(p)
 	for i = #pids, 1, -1 do
 		if pids[i] == p then table.remove(pids, i) end
 	end
-	return os.execute('kill ' .. p .. ' 2>/dev/null') == 0
+	return execute_ok('kill ' .. p .. ' 2>/dev/null')
 end
 
 function tap.cleanup()

@@ -84,6 +84,7 @@ luaopen_lem_streams(lua_State *T)
 	}
 	lua_pop(T, 1);
 
+	streams_internal_register(T);
 	lua_newtable(T);
 	luaL_register(T, NULL, streams_functions);
 	stream_open_methods(T);

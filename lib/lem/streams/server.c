@@ -198,6 +198,8 @@ server_start(lua_State *T, struct server *srv, int spawning)
 {
 	int n, ret;
 
+	/* under lem --workers, this worker now serves */
+	lem_worker_ready();
 	srv->spawning = (unsigned char)spawning;
 	n = server_step(T, srv);
 	if (n > 0)

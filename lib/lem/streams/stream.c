@@ -128,6 +128,23 @@ stream_lost(lua_State *T, struct stream *s)
 	return lem_closed(T);
 }
 
+/*
+ * A write(2) or sendfile(2) of an operation failed with err: -1 to try
+ * again, 0 to wait until the descriptor is writable, or the results
+ * pushed onto P ('closed' when the peer is gone, else the error).
+ */
+int
+stream_write_error(lua_State *P, struct stream *s, int err)
+{
+	if (err == EINTR)
+		return -1;
+	if (err == EAGAIN || err == EWOULDBLOCK)
+		return 0;
+	if (stream_peer_gone(err))
+		return stream_lost(P, s);
+	return lem_strerror(P, err);
+}
+
 /* ------------------------------------------------- the waiting part */
 
 /*

@@ -170,6 +170,7 @@ void stream_continue(struct stream *s);         /* run the step again */
 int stream_shut(struct stream *s, int gc);      /* 0 or -errno of close */
 int stream_lost(lua_State *T, struct stream *s);
 int stream_peer_gone(int err);
+int stream_write_error(lua_State *P, struct stream *s, int err);
 void stream_open_methods(lua_State *T);
 
 /* read.c */
@@ -250,6 +251,9 @@ int streams_bind_any(int port, const struct bind_opts *o);
 
 /* module.c */
 const char *streams_checkcstring(lua_State *T, int idx);
+
+/* internal.c: registry["lem.streams.internal"], for other modules */
+void streams_internal_register(lua_State *T);
 
 /*
  * One buffer for every read that starts with nothing stored: the bytes

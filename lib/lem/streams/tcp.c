@@ -240,13 +240,12 @@ listen_cancel(struct lem_wait *w, lua_State *T)
 	return 0;
 }
 
-/* reuseport by default in the workers of `lem --workers` */
+/* reuseport by default in the workers of lem --workers: they all listen
+ * on the same port */
 static int
 default_reuseport(void)
 {
-	const char *id = getenv("LEM_WORKER_ID");
-
-	return id != NULL && *id != '\0';
+	return lem_worker(NULL) > 0;
 }
 
 static const char *const listen_options[] = {
@@ -274,7 +273,7 @@ streams_tcp_listen(lua_State *T)
 #else
 	if (reuseport > 0)
 		return lem_error(T, "not supported");
-	reuseport = 0;          /* LEM_WORKER_ID or not: there is none */
+	reuseport = 0;          /* in workers or not: there is none */
 #endif
 	lua_settop(T, 3);
 	srv = server_new(T);    /* LISTEN_SERVER_IDX */

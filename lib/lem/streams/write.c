@@ -30,15 +30,10 @@ write_step(lua_State *P, struct stream *s)
 			continue;
 		}
 		if (n < 0) {
-			int err = errno;
+			int r = stream_write_error(P, s, errno);
 
-			if (err == EINTR)
-				continue;
-			if (err == EAGAIN || err == EWOULDBLOCK)
-				return 0;
-			if (stream_peer_gone(err))
-				return stream_lost(P, s);
-			return lem_strerror(P, err);
+			if (r >= 0)
+				return r;
 		}
 	}
 	lua_pushboolean(P, 1);
