@@ -97,7 +97,8 @@ streams_checkoptions(lua_State *T, int idx, const char *const names[])
 
 			/* by length: a key 'backlog\0x' is no option either */
 			for (n = names; *n != NULL; n++)
-				if (strlen(*n) == len && memcmp(*n, key, len) == 0)
+				if (strlen(*n) == len &&
+						memcmp(*n, key, len) == 0)
 					break;
 			if (*n != NULL)
 				continue;
@@ -290,7 +291,8 @@ streams_bind(const struct sockaddr *sa, socklen_t len, int dual,
 {
 	int fd, one = 1, zero = 0, err;
 
-	fd = socket(sa->sa_family, o->socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(sa->sa_family, o->socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			0);
 	if (fd < 0)
 		return -errno;
 	if (o->reuseaddr && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR,
@@ -436,14 +438,16 @@ streams_pushaddr(lua_State *T, const struct sockaddr *sa, socklen_t len)
 	switch (sa->sa_family) {
 	case AF_INET: {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-		size_t n = format_ipv4((const unsigned char *)&in->sin_addr, host);
+		size_t n = format_ipv4((const unsigned char *)&in->sin_addr,
+				host);
 
 		lua_pushlstring(T, host, n);
 		lua_pushnumber(T, ntohs(in->sin_port));
 		return 2;
 	}
 	case AF_INET6: {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		const struct sockaddr_in6 *in6 =
+			(const struct sockaddr_in6 *)sa;
 		size_t n = format_ipv6(in6->sin6_addr.s6_addr, host);
 
 		if (in6->sin6_scope_id != 0) {
@@ -451,7 +455,8 @@ streams_pushaddr(lua_State *T, const struct sockaddr *sa, socklen_t len)
 			char ifname[IF_NAMESIZE];
 
 			if (if_indextoname(in6->sin6_scope_id, ifname) != NULL)
-				snprintf(host + n, sizeof(host) - n, "%%%s", ifname);
+				snprintf(host + n, sizeof(host) - n, "%%%s",
+						ifname);
 			else
 				snprintf(host + n, sizeof(host) - n, "%%%u",
 						(unsigned)in6->sin6_scope_id);

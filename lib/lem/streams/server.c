@@ -103,7 +103,8 @@ server_push_stream(lua_State *P, struct server *srv, int fd)
 	if (srv->nodelay) {
 		int one = 1;
 
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+				sizeof(one));
 	}
 }
 

@@ -36,8 +36,8 @@ static int
 connect_try(struct stream *s, const struct addrinfo *ai)
 {
 	int one = 1, err;
-	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			ai->ai_protocol);
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK |
+			SOCK_CLOEXEC, ai->ai_protocol);
 
 	if (fd < 0)
 		return -errno;
@@ -283,7 +283,9 @@ streams_tcp_listen(lua_State *T)
 	if (strcmp(addr, "*") == 0) {
 		/* every address; a service name is made a number first, so
 		 * that it gets the same socket as a number does */
-		struct bind_opts o = { SOCK_STREAM, 1, srv->reuseport, srv->backlog };
+		struct bind_opts o = {
+			SOCK_STREAM, 1, srv->reuseport, srv->backlog
+		};
 		int pnum, fd;
 
 		if (numeric) {
@@ -315,7 +317,8 @@ streams_tcp_listen(lua_State *T)
 	}
 	/* a name: looked up in a worker thread while T waits */
 	srv->lk = lk;
-	ret = lem_wait(T, &srv->wait, listen_cancel);  /* may raise: __gc drops lk */
+	/* lem_wait may raise: then __gc drops lk */
+	ret = lem_wait(T, &srv->wait, listen_cancel);
 	if (!lem_waiting(&srv->wait)) {
 		/* a deadline had passed already, or T is cancelled */
 		srv->lk = NULL;

@@ -149,7 +149,8 @@ dgram_dest(struct dgram *d, const struct sockaddr *sa)
 {
 	if (sa->sa_family == d->family) {
 		d->tolen = sa->sa_family == AF_INET6 ?
-			sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+			sizeof(struct sockaddr_in6) :
+			sizeof(struct sockaddr_in);
 		memcpy(&d->to, sa, d->tolen);
 		return 0;
 	}
@@ -166,11 +167,13 @@ dgram_dest(struct dgram *d, const struct sockaddr *sa)
 		d->tolen = sizeof(*to);
 		return 0;
 	}
-	if (sa->sa_family == AF_INET6 && d->family == AF_INET &&
-			IN6_IS_ADDR_V4MAPPED(
-				&((const struct sockaddr_in6 *)sa)->sin6_addr)) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+	if (sa->sa_family == AF_INET6 && d->family == AF_INET) {
+		const struct sockaddr_in6 *in6 =
+			(const struct sockaddr_in6 *)sa;
 		struct sockaddr_in *to = (struct sockaddr_in *)&d->to;
+
+		if (!IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+			return -EAFNOSUPPORT;
 
 		memset(to, 0, sizeof(*to));
 		to->sin_family = AF_INET;
@@ -212,8 +215,8 @@ dgram_dest_fast(struct dgram *d, const char *host, int port)
 				&((struct sockaddr_in *)&ss)->sin_addr) == 1) {
 		ss.ss_family = AF_INET;
 		((struct sockaddr_in *)&ss)->sin_port = htons(port);
-	} else if (inet_pton(AF_INET6, host,
-				&((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)
+					&ss)->sin6_addr) == 1) {
 		ss.ss_family = AF_INET6;
 		((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
 	} else {
@@ -242,8 +245,8 @@ dgram_make_on(struct dgram *d, const struct lookup *lk, int connect_to)
 				continue;
 			}
 		} else {
-			fd = socket(ai->ai_family,
-					SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+			fd = socket(ai->ai_family, SOCK_DGRAM |
+					SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 			if (fd < 0) {
 				err = errno;
 				continue;
@@ -418,7 +421,7 @@ recv_step(lua_State *P, struct dgram *d)
 	if ((size_t)got > DGRAM_MAX) {
 		if (busy)
 			lua_pop(P, 1);
-		return lem_error(P, "too large");
+		return dgram_error(P, EMSGSIZE);        /* 'too large' */
 	}
 	stream_rbuf_busy = 1;
 	lua_pushlstring(P, buf, (size_t)got);
@@ -449,7 +452,8 @@ recv_cancel(struct lem_wait *w, lua_State *T)
 static void
 dgram_r_cb(EV_P_ struct ev_io *w, int revents)
 {
-	struct dgram *d = (struct dgram *)((char *)w - offsetof(struct dgram, r));
+	struct dgram *d = (struct dgram *)
+		((char *)w - offsetof(struct dgram, r));
 
 	(void)EV_A;
 	(void)revents;
@@ -537,7 +541,8 @@ send_cancel(struct lem_wait *w, lua_State *T)
 static void
 dgram_w_cb(EV_P_ struct ev_io *w, int revents)
 {
-	struct dgram *d = (struct dgram *)((char *)w - offsetof(struct dgram, w));
+	struct dgram *d = (struct dgram *)
+		((char *)w - offsetof(struct dgram, w));
 
 	(void)EV_A;
 	(void)revents;
@@ -559,7 +564,7 @@ send_resolved(struct lookup *lk)
 	if (!lem_waiting(&d->swait))
 		send_end(d);
 	else if (d->fd >= 0)
-		ev_io_start(LEM, &d->w);        /* resolved; the buffer is full */
+		ev_io_start(LEM, &d->w);        /* resolved; buffer full */
 }
 
 /* ------------------------------------------------------------ methods */
