@@ -251,7 +251,8 @@ unix_bind(int fd, const char *path, const struct sockaddr_storage *ss,
 	for (tries = 0; tries < 2; tries++) {
 		if (bind(fd, (const struct sockaddr *)ss, len) == 0)
 			return 0;
-		if (errno != EADDRINUSE || path[0] == '@')
+		/* after one replacement, whatever is there now stays */
+		if (errno != EADDRINUSE || path[0] == '@' || tries > 0)
 			return -errno;
 		if (lstat(path, &st) < 0) {
 			if (errno == ENOENT)
