@@ -35,6 +35,10 @@ static const luaL_Reg streams_functions[] = {
 	{ "popen",       streams_popen },
 	{ "tcp_connect", streams_tcp_connect },
 	{ "tcp_listen",  streams_tcp_listen },
+	{ "unix_connect", streams_unix_connect },
+	{ "unix_listen", streams_unix_listen },
+	{ "udp_bind",    streams_udp_bind },
+	{ "udp_connect", streams_udp_connect },
 	{ "sendfile",    streams_sendfile },
 	{ NULL, NULL }
 };
@@ -89,5 +93,7 @@ luaopen_lem_streams(lua_State *T)
 	lua_setfield(T, -2, "Server");
 	sendfile_open_methods(T);
 	lua_setfield(T, -2, "SendFile");
+	dgram_open_methods(T);
+	lua_setfield(T, -2, "Datagram");
 	return 1;
 }
