@@ -1,5 +1,5 @@
 -- needs: lem.streams
--- 48. Deadlines, cancel, interrupt, close and garbage collection racing
+-- 77. Deadlines, cancel, interrupt, close and garbage collection racing
 -- over the waits of the socket functions: a unix_connect waiting for
 -- room in a full backlog, name lookups of tcp_listen, udp_connect and
 -- send, a receive, a send and a receive on one Datagram at once.

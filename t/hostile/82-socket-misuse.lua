@@ -1,5 +1,5 @@
 -- needs: lem.socket
--- 52. lem.socket misused: wrong self, numeric edges, bad strings, waits
+-- 82. lem.socket misused: wrong self, numeric edges, bad strings, waits
 -- across C boundaries and inside coroutine.wrap, close while another
 -- coroutine waits, descriptor reuse, collection while busy, concurrent
 -- use, deadlines that have already passed.

@@ -1,5 +1,5 @@
 -- needs: lem.streams
--- 41. The stale-file rule of unix_listen under attack: whatever sits at
+-- 70. The stale-file rule of unix_listen under attack: whatever sits at
 -- the path (a symbolic link to a live socket or to a file, a FIFO, a
 -- directory, a file an attacker swaps in) is never removed; a stale
 -- socket is replaced; servers racing for one stale path in several

@@ -1,5 +1,5 @@
 # needs: lem.streams
-# 42. Descriptor exhaustion on a Unix-domain server: lem under
+# 71. Descriptor exhaustion on a Unix-domain server: lem under
 # `ulimit -n 64` runs an autospawn echo server on a Unix socket while a
 # peer holds 100 connections for 3 s.  autospawn backs off as for TCP
 # (case 28): CPU stays under 20% in the window, the server is never

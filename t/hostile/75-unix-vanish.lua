@@ -1,5 +1,5 @@
 -- needs: lem.streams
--- 46. Unix-domain peers that vanish: a client killed with SIGKILL in the
+-- 75. Unix-domain peers that vanish: a client killed with SIGKILL in the
 -- middle of sending (what it sent before is read, then 'closed'), in the
 -- middle of receiving a big write or a sendfile (nil, 'closed', no
 -- SIGPIPE), a server that dies under its clients; credentials of a peer

@@ -1,5 +1,5 @@
 # needs: lem.streams
-# 45. Failing system calls under a Datagram, injected with strace: a
+# 74. Failing system calls under a Datagram, injected with strace: a
 # sendto that says EAGAIN (the send waits for the socket to be writable
 # and then goes), EINTR (retried, invisible), EMSGSIZE ('too large'),
 # ENOBUFS and EPERM (the system's message, the datagram stays usable); a

@@ -1,5 +1,5 @@
 -- needs: lem.socket
--- 50. Type matrix of lem.socket: every function and every method of the
+-- 80. Type matrix of lem.socket: every function and every method of the
 -- three classes, every slot including self, every kind of value (lem
 -- objects of all kinds among them).  Expect "bad argument" errors or
 -- nil, msg (LuaSocket's results); no crash; every wait ends (a deadline

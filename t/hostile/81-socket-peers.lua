@@ -1,5 +1,5 @@
 -- needs: lem.socket
--- 51. lem.socket against hostile peers: a reset in the middle of a line
+-- 81. lem.socket against hostile peers: a reset in the middle of a line
 -- and in the middle of a big send, a send to a peer that is gone (no
 -- SIGPIPE), a half-close, EOF without a newline, a line longer than the
 -- cap, and the same input in one burst and one byte at a time giving the

@@ -1,5 +1,5 @@
 -- needs: lem.streams
--- 44. UDP under a flood: a receiver that does not read while thousands
+-- 73. UDP under a flood: a receiver that does not read while thousands
 -- of datagrams of every size come (the kernel drops what does not fit:
 -- memory stays bounded, every datagram received is whole and intact); a
 -- receiver and a sender busy on one Datagram at the same time; the

@@ -1,5 +1,5 @@
 -- needs: lem.streams
--- 43. Readiness while nobody waits.  After a read, a stream keeps its
+-- 72. Readiness while nobody waits.  After a read, a stream keeps its
 -- watcher armed (and a datagram after a receive) so that the next read
 -- costs no epoll_ctl; bytes, a datagram, an end of stream or a reset
 -- that arrive while nobody reads must not make the loop spin, must not

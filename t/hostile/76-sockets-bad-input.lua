@@ -1,5 +1,5 @@
 -- needs: lem.streams
--- 47. Bad input to the socket functions: paths at and past what a
+-- 76. Bad input to the socket functions: paths at and past what a
 -- socket address holds, zero bytes in paths, hosts, ports and option
 -- names, modes, ports at and past the edges, options of every wrong
 -- type, datagrams at and past the biggest, unreachable and unsendable
