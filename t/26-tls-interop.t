@@ -1,4 +1,4 @@
--- t/27-tls-interop.t - lem.tls with other TLS implementations: openssl
+-- t/26-tls-interop.t - lem.tls with other TLS implementations: openssl
 -- s_server and s_client, curl, Python's ssl module
 local tap = dofile((arg[0]:match('^(.*)/') or '.') .. '/tap.lua')
 local tlsh = dofile(tap.dir .. '/tlsh.lua')(tap)

@@ -1,4 +1,4 @@
--- t/28-tls-refused.t - what lem.tls refuses, and how it says so: expired,
+-- t/26-tls-refused.t - what lem.tls refuses, and how it says so: expired,
 -- self-signed and misnamed certificates, TLS 1.0 and 1.1 peers, garbage
 -- instead of a handshake, peers that leave in the middle of one,
 -- renegotiation; and what it takes: TLS 1.3 key updates
