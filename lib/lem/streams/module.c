@@ -11,23 +11,6 @@
 #include <string.h>
 
 
-/*
- * A string argument that the system gets as a C string (a path, a
- * command, a host, a port): one with a zero byte inside would be cut
- * there without a word ('/etc/passwd\0.txt' opened /etc/passwd), so it
- * raises, with the same words everywhere.
- */
-const char *
-streams_checkcstring(lua_State *T, int idx)
-{
-	size_t len;
-	const char *s = luaL_checklstring(T, idx, &len);
-
-	if (strlen(s) != len)
-		luaL_argerror(T, idx, "string contains a zero byte");
-	return s;
-}
-
 /* ----------------------------------------------------------- module */
 
 static const luaL_Reg streams_functions[] = {

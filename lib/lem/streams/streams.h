@@ -250,7 +250,6 @@ int streams_bind(const struct sockaddr *sa, socklen_t len, int dual,
 int streams_bind_any(int port, const struct bind_opts *o);
 
 /* module.c */
-const char *streams_checkcstring(lua_State *T, int idx);
 
 /* internal.c: registry["lem.streams.internal"], for other modules */
 void streams_internal_register(lua_State *T);
