@@ -249,8 +249,6 @@ int streams_bind(const struct sockaddr *sa, socklen_t len, int dual,
 		const struct bind_opts *o);
 int streams_bind_any(int port, const struct bind_opts *o);
 
-/* module.c */
-
 /* internal.c: registry["lem.streams.internal"], for other modules */
 void streams_internal_register(lua_State *T);
 
