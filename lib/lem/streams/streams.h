@@ -83,6 +83,8 @@ struct stream {
 	unsigned char flags;
 	union {
 		size_t want;    /* read(n): bytes; read('*l'): scanned */
+		void *ext;      /* an operation of lem.http or lem.websocket:
+				 * its object (http/conn.c, websocket/conn.c) */
 		struct {        /* write */
 			const char *data;
 			size_t len, sent;
@@ -127,6 +129,7 @@ void stream_open_methods(lua_State *T);
 extern const struct stream_op stream_op_read, stream_op_read_n,
 	stream_op_read_line, stream_op_read_all;
 int stream_read(lua_State *T);
+ssize_t stream_recv(void *ud, char *dst, size_t len, int *err);
 
 /* write.c */
 int stream_write(lua_State *T);
@@ -155,6 +158,15 @@ struct server *server_new(lua_State *T);
 
 /* module.c */
 const char *streams_checkcstring(lua_State *T, int idx);
+
+/*
+ * lib/lem/http/conn.c and lib/lem/websocket/conn.c, built into this
+ * module: the C halves of lem.http and lem.websocket, whose Lua halves
+ * (lib/lem/http.lua, lib/lem/websocket.lua) find them in the table
+ * "lem.streams.internal" of the registry, fields http and websocket.
+ */
+void http_internal_register(lua_State *T, int internal);
+void ws_internal_register(lua_State *T, int internal);
 
 /*
  * One buffer for every read that starts with nothing stored: the bytes
