@@ -38,8 +38,8 @@ local c_send, c_start, c_write, c_finish, c_sendfile_head, c_sendfile,
 	core.send, core.start, core.write, core.finish, core.sendfile_head,
 	core.sendfile, core.queue, core.done, core.expect, core.error,
 	core.close_after, core.peer, core.request, core.reusable
-local headers_of = core.headers
-local HEAD, CONN = core.HEAD, core.CONN
+local c_headers = core.headers
+local CONN = core.CONN
 
 local http = {}
 
@@ -56,7 +56,7 @@ local function req_index(req, k)
 	local m = Request[k]
 	if m ~= nil then return m end
 	if k == 'headers' then
-		local h = headers_of(rawget(req, HEAD))
+		local h = c_headers(rawget(req, CONN))
 		rawset(req, 'headers', h)
 		return h
 	elseif k == 'peer' then
@@ -105,13 +105,13 @@ end
 
 -- ------------------------------------------------------------ responses
 
+-- res is the Conn: its metatable's __index is Response
 local Response = {}
-Response.__index = Response
 
 -- wait for what the kernel did not take at once
 local function flush_res(res, ok, err)
 	if ok == false then
-		local c = res[1]
+		local c = res
 		local ctx = ctxs[c]
 		return timeout(ctx and ctx.srv.body_timeout, c_flush, c)
 	end
@@ -154,7 +154,7 @@ function Response.sendfile(res, file, offset, length)
 		error("bad argument #3 to 'sendfile' (invalid length)", 2)
 	end
 	local framing = c_sendfile_head(res, length)
-	local c = res[1]
+	local c = res
 	local ctx = ctxs[c]
 	local t = ctx and ctx.srv.body_timeout
 	if framing == 'none' then
@@ -169,7 +169,8 @@ function Response.sendfile(res, file, offset, length)
 	return true
 end
 
-core.setup({ __index = req_index }, Response)
+core.setup(Response)
+local req_mt = { __index = req_index }
 
 -- ---------------------------------------------------------------- server
 
@@ -211,59 +212,63 @@ local function report(msg)
 	end
 end
 
--- one connection: its requests in order, until it or the server closes
-local function serve_conn(srv, handler, stream)
-	local c = c_new(stream, 'server', srv.max_header_size, srv.max_headers,
-		srv.max_body_size)
-	local ctx = { srv = srv, conn = c, stream = stream, busy = false }
-	ctxs[c] = ctx
-	srv.conns[c] = ctx
-	srv.nconns = srv.nconns + 1
+-- the requests of one connection in order, until it or the server
+-- closes; req (reused for each request) and res (the Conn) are valid
+-- while the handler runs
+local function conn_loop(srv, handler, c, ctx, req)
 	local header_t, idle_t, body_t = srv.header_timeout, srv.idle_timeout,
 		srv.body_timeout
 	local max_requests, served = srv.max_requests, 0
-	local req, res, status
-	if not srv.closing then
-		req, res, status = timeout(header_t, c_head, c)
-	end
-	while req ~= nil do
-		if req == false then
-			-- the first bytes of a head came: the rest within header_t
-			req, res, status = timeout(header_t, c_head, c)
-			if not req then break end
-		end
+	local method, target, path, query, version = timeout(header_t, c_head, c)
+	while method do
+		req.method, req.target, req.path, req.query, req.version,
+			req.headers = method, target, path, query, version, nil
 		served = served + 1
 		if srv.closing or (max_requests > 0 and served >= max_requests) then
 			c_close_after(c)
 		end
 		ctx.busy = true
-		local ok, msg = xpcall(handler, handler_error, req, res)
-		if not ok then report(msg) end
-		if ok then
-			-- a body that failed and nothing sent: lem answers
-			local bs = c_body_state(c)
-			if bs == 'bad' then c_error(c, 400)
-			elseif bs == 'too large' then c_error(c, 413) end
-		end
-		local keep, pending = c_done(c, not ok)
+		handler(req, c)
+		local keep, pending, unread = c_done(c)
 		if pending then
 			keep = timeout(body_t, c_flush, c) and keep
 		end
-		if keep and c_body_state(c) == 'unread' then
+		if keep and unread then
 			keep = timeout(body_t, c_discard, c, srv.max_body_size)
 		end
 		ctx.busy = false
-		if not keep or srv.closing then
-			req = nil
-			break
+		if not keep or srv.closing then return end
+		method, target, path, query, version = timeout(idle_t, c_head, c, true)
+		if method == false then
+			-- the first bytes of a head came: the rest within header_t
+			method, target, path, query, version = timeout(header_t, c_head, c)
 		end
-		req, res, status = timeout(idle_t, c_head, c, true)
 	end
-	if req == nil then
-		if res == 'bad request' then
-			c_error(c, status)
-		elseif res == 'timeout' and core.state(c) == 'partial' then
-			c_error(c, 408)
+	local err, status = target, path
+	if err == 'bad request' then
+		c_error(c, status)
+	elseif err == 'timeout' and core.state(c) == 'partial' then
+		c_error(c, 408)
+	end
+end
+
+-- one connection: one protected call for all its requests (a handler's
+-- error ends the connection anyway)
+local function serve_conn(srv, handler, stream)
+	local c = c_new(stream, 'server', srv.max_header_size, srv.max_headers,
+		srv.max_body_size)
+	local ctx = { srv = srv, conn = c, stream = stream, busy = false }
+	local req = setmetatable({ [CONN] = c }, req_mt)
+	ctxs[c] = ctx
+	srv.conns[c] = ctx
+	srv.nconns = srv.nconns + 1
+	if not srv.closing then
+		local ok, msg = xpcall(conn_loop, handler_error, srv, handler, c,
+			ctx, req)
+		if not ok then
+			report(msg)
+			local _, pending = c_done(c, true)
+			if pending then timeout(srv.body_timeout, c_flush, c) end
 		end
 	end
 	srv.conns[c] = nil
@@ -601,9 +606,8 @@ end
 
 -- for lem.websocket: the Conn and Stream of a response being answered
 function http._stream(res)
-	local c = type(res) == 'table' and rawget(res, 1)
-	local ctx = c and ctxs[c]
-	return ctx and ctx.stream, c
+	local ctx = ctxs[res]
+	return ctx and ctx.stream, res
 end
 http._core = core
 http._pool_streams = pool_streams

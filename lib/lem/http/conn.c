@@ -47,7 +47,6 @@
 #endif
 
 #define CONN_MT "lem.http.Conn"
-#define HEAD_MT "lem.http.Head"
 
 /* how much a read into the stream's buffer asks for at a time */
 #define READ_CHUNK 16384
@@ -105,18 +104,12 @@ struct conn {
 	unsigned char closing;          /* answer with Connection: close */
 	unsigned char upgraded;         /* 101 sent or received */
 	unsigned int max_headers;
+	unsigned int hn;                /* field lines of the kept head */
+	char *hcopy;                    /* the kept head: req.headers */
+	size_t hcap;
 	struct lem_http_header hdrs[1]; /* max_headers of them */
 };
 
-/* a request head kept for req.headers: nh spans, then len bytes */
-struct head {
-	uint32_t len;
-	uint32_t nh;
-	struct lem_http_header h[1];
-};
-
-static int req_mt_ref = LUA_NOREF, res_mt_ref = LUA_NOREF;
-static char head_key;           /* req[HEAD]: the Head userdata */
 static char conn_key;           /* req[CONN]: the Conn */
 
 /* one buffer to assemble heads in (the kernel copies it at once; what
@@ -126,38 +119,34 @@ static char wbuf[WBUF_SIZE];
 
 /* ------------------------------------------------------------ helpers */
 
+/* the functions carry the metatable of Conns as upvalue 1 */
 static struct conn *
 conn_check(lua_State *T, int idx)
 {
-	return luaL_checkudata(T, idx, CONN_MT);
+	return lem_checkudata(T, idx, lua_upvalueindex(1), CONN_MT);
 }
 
-/* res is { conn, seq }: the Conn, if res is its current response */
-static struct conn *
-res_check(lua_State *T)
-{
-	struct conn *c;
-	lua_Number seq;
+/* res is the Conn itself (its metatable's __index has the methods) */
+#define res_check(T) conn_check(T, 1)
 
-	luaL_checktype(T, 1, LUA_TTABLE);
-	lua_rawgeti(T, 1, 1);
-	c = luaL_checkudata(T, -1, CONN_MT);
-	lua_rawgeti(T, 1, 2);
-	seq = lua_tonumber(T, -1);
-	lua_pop(T, 2);
-	if (seq != (lua_Number)c->seq)
-		luaL_error(T, "response of a request already answered");
-	return c;
-}
-
-static int
-is_tchar(unsigned char ch)
-{
-	static const char extra[] = "!#$%&'*+-.^_`|~";
-
-	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
-		(ch >= 'A' && ch <= 'Z') || (ch != 0 && strchr(extra, ch));
-}
+/* tchar (RFC 9110 5.6.2) */
+static const unsigned char tchar[256] = {
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
+	['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
+	['`'] = 1, ['|'] = 1, ['~'] = 1,
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+	['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+	['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+	['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+	['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+	['Y'] = 1, ['Z'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+	['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+	['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+	['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+	['y'] = 1, ['z'] = 1,
+};
 
 static int
 is_token(const char *s, size_t len)
@@ -167,7 +156,7 @@ is_token(const char *s, size_t len)
 	if (len == 0)
 		return 0;
 	for (i = 0; i < len; i++)
-		if (!is_tchar((unsigned char)s[i]))
+		if (!tchar[(unsigned char)s[i]])
 			return 0;
 	return 1;
 }
@@ -436,10 +425,13 @@ wb_str(lua_State *T, struct wb *b, const char *s)
 static void
 wb_num(lua_State *T, struct wb *b, uint64_t v)
 {
-	char tmp[24];
-	int n = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)v);
+	char tmp[24], *e = tmp + sizeof(tmp), *d = e;
 
-	wb_add(T, b, tmp, (size_t)n);
+	do {
+		*--d = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	wb_add(T, b, d, (size_t)(e - d));
 }
 
 /*
@@ -606,21 +598,26 @@ http_flush(lua_State *T)
 
 /* ------------------------------------------------------- message heads */
 
-/* Head userdata for req.headers: the spans and the bytes of the head */
-static void
-push_head_ud(lua_State *P, struct conn *c, const char *buf, size_t n)
+/* keep a copy of the head buf[0..n) for req.headers (the spans are in
+ * c->hdrs until the next head is parsed) */
+static int
+keep_head(struct conn *c, const char *buf, size_t n)
 {
-	size_t hsz = sizeof(struct head) +
-		(c->p.nheaders ? c->p.nheaders - 1 : 0) *
-		sizeof(struct lem_http_header);
-	struct head *h = lua_newuserdata(P, hsz + n);
+	if (n > c->hcap) {
+		size_t cap = c->hcap ? c->hcap : 256;
+		char *nb;
 
-	h->len = (uint32_t)n;
-	h->nh = c->p.nheaders;
-	memcpy(h->h, c->hdrs, c->p.nheaders * sizeof(struct lem_http_header));
-	memcpy((char *)h + hsz, buf, n);
-	luaL_getmetatable(P, HEAD_MT);
-	lua_setmetatable(P, -2);
+		while (cap < n)
+			cap *= 2;
+		nb = realloc(c->hcopy, cap);
+		if (nb == NULL)
+			return -1;
+		c->hcopy = nb;
+		c->hcap = cap;
+	}
+	memcpy(c->hcopy, buf, n);
+	c->hn = c->p.nheaders;
+	return 0;
 }
 
 static void
@@ -658,21 +655,23 @@ body_begin(struct conn *c)
 	c->version = (unsigned char)c->p.version;
 }
 
-/* server: req and res of the request head buf[0..n) */
+/*
+ * server: the request's method, target, path (decoded), query (nil
+ * when there is no '?') and version, which http.lua stores in its req
+ * table (Lua's own field stores are cheaper than lua_setfield)
+ */
 static int
-push_request(lua_State *P, struct stream *s, struct conn *c,
-		const char *buf, size_t n)
+push_request(lua_State *P, struct conn *c, const char *buf, size_t n)
 {
 	struct lem_http_parser *p = &c->p;
 
-	lua_createtable(P, 0, 8);
+	if (keep_head(c, buf, n) < 0)
+		return lem_strerror(P, ENOMEM);
 	push_span(P, buf, p->method);
-	lua_setfield(P, -2, "method");
 	push_span(P, buf, p->target);
 	if (p->path.off == p->target.off && p->path.len == p->target.len &&
 			!(p->flags & LEM_HTTP_PATH_ENCODED)) {
 		lua_pushvalue(P, -1);
-		lua_setfield(P, -3, "path");
 	} else if (p->flags & LEM_HTTP_PATH_ENCODED) {
 		char small[512], *d = small;
 		long dl;
@@ -686,39 +685,18 @@ push_request(lua_State *P, struct stream *s, struct conn *c,
 		lua_pushlstring(P, d, dl > 0 ? (size_t)dl : 0);
 		if (d != small)
 			free(d);
-		lua_setfield(P, -3, "path");
 	} else {
 		push_span(P, buf, p->path);
-		lua_setfield(P, -3, "path");
 	}
-	lua_setfield(P, -2, "target");
-	if (p->query.off > 0 && buf[p->query.off - 1] == '?') {
+	if (p->query.off > 0 && buf[p->query.off - 1] == '?')
 		push_span(P, buf, p->query);
-		lua_setfield(P, -2, "query");
-	}
+	else
+		lua_pushnil(P);
 	if (p->version == 1)
 		lua_pushliteral(P, "1.1");
 	else
 		lua_pushliteral(P, "1.0");
-	lua_setfield(P, -2, "version");
-	lua_pushlightuserdata(P, &head_key);
-	push_head_ud(P, c, buf, n);
-	lua_rawset(P, -3);
-	lua_pushlightuserdata(P, &conn_key);
-	push_self(P, s);
-	lua_rawset(P, -3);
-	lua_rawgeti(P, LUA_REGISTRYINDEX, req_mt_ref);
-	lua_setmetatable(P, -2);
-
-	/* res = { conn, seq } */
-	lua_createtable(P, 2, 0);
-	push_self(P, s);
-	lua_rawseti(P, -2, 1);
-	lua_pushnumber(P, (lua_Number)c->seq);
-	lua_rawseti(P, -2, 2);
-	lua_rawgeti(P, LUA_REGISTRYINDEX, res_mt_ref);
-	lua_setmetatable(P, -2);
-	return 2;
+	return 5;
 }
 
 /* client: the response of the head buf[0..n) */
@@ -765,7 +743,9 @@ head_done(lua_State *P, struct stream *s, struct conn *c, const char *buf,
 			memcmp(buf + p->method.off, "HEAD", 4) == 0;
 		c->expect = (p->flags & LEM_HTTP_EXPECT_CONTINUE) != 0 &&
 			c->body != LEM_HTTP_BODY_NONE;
-		ret = push_request(P, s, c, buf, n);
+		ret = push_request(P, c, buf, n);
+		(void)push_self;
+		(void)s;
 	} else {
 		if (p->status == 101)
 			c->upgraded = 1;
@@ -1324,6 +1304,8 @@ add_user_fields(lua_State *T, struct conn *c, struct wb *b, int hidx,
 			wb_free(b);
 			luaL_error(T, "invalid header field name '%s'", name);
 		}
+		if (nl != 17 && nl != 14 && nl != 10 && nl != 4)
+			goto plain;
 		if (ieq(name, nl, "transfer-encoding")) {
 			wb_free(b);
 			luaL_error(T, "Transfer-Encoding is set by lem");
@@ -1361,6 +1343,7 @@ add_user_fields(lua_State *T, struct conn *c, struct wb *b, int hidx,
 		}
 		if (ieq(name, nl, "date"))
 			u->has_date = 1;
+plain:
 		if (lua_istable(T, -1)) {
 			int i, n = (int)lua_objlen(T, -1);
 
@@ -1393,10 +1376,19 @@ check_status(lua_State *T, int idx)
 static void
 add_status(lua_State *T, struct wb *b, int status)
 {
-	char line[64];
-	int n = snprintf(line, sizeof(line), "HTTP/1.1 %d ", status);
+	char *d;
 
-	wb_add(T, b, line, (size_t)n);
+	if (status == 200) {
+		wb_lit(T, b, "HTTP/1.1 200 OK\r\n");
+		return;
+	}
+	d = wb_room(T, b, 13);
+	memcpy(d, "HTTP/1.1 ", 9);
+	d[9] = (char)('0' + status / 100);
+	d[10] = (char)('0' + status / 10 % 10);
+	d[11] = (char)('0' + status % 10);
+	d[12] = ' ';
+	b->len += 13;
 	wb_str(T, b, status_reason((unsigned int)status));
 	wb_lit(T, b, "\r\n");
 }
@@ -1405,9 +1397,13 @@ static void
 add_tail(lua_State *T, struct conn *c, struct wb *b, const struct uh *u)
 {
 	if (!u->has_date) {
-		wb_lit(T, b, "Date: ");
-		wb_add(T, b, lem_http_date(time(NULL)), 29);
-		wb_lit(T, b, "\r\n");
+		char *d = wb_room(T, b, 37);
+
+		memcpy(d, "Date: ", 6);
+		memcpy(d + 6, lem_http_date((time_t)ev_now(LEM)), 29);
+		d[35] = '\r';
+		d[36] = '\n';
+		b->len += 37;
 	}
 	if (c->upgraded)
 		wb_lit(T, b, "Connection: Upgrade\r\n");
@@ -1848,11 +1844,15 @@ http_queue(lua_State *T)
 	return 1;
 }
 
+static int http_error_fn(lua_State *T);
+
 /*
  * conn:done(failed): the handler has returned (or raised, failed).
  * Completes the response: nothing sent gives 200 with no body (500 when
  * failed), a streamed one is finished (failed: the connection closes).
- * Returns keep (the connection may go on), pending (flush first).
+ * When req:body() failed and nothing was sent, the answer is 400 (bad
+ * framing) or 413 (too large).  Returns keep (the connection may go on),
+ * pending (flush first) and unread (discard the rest of the body).
  */
 static int
 http_done(lua_State *T)
@@ -1861,6 +1861,13 @@ http_done(lua_State *T)
 	int failed = lua_toboolean(T, 2);
 
 	lua_settop(T, 1);
+	if (c->res == RES_NONE && !failed && c->body_err) {
+		/* req:body() failed and nothing was sent: lem answers */
+		lua_pushcfunction(T, http_error_fn);
+		lua_pushvalue(T, 1);
+		lua_pushinteger(T, c->body_err == BODY_LARGE ? 413 : 400);
+		lua_call(T, 2, 0);
+	}
 	if (c->res == RES_NONE) {
 		struct wb b;
 		struct iovec iov[1];
@@ -1903,7 +1910,8 @@ http_done(lua_State *T)
 		c->keep = 0;
 	lua_pushboolean(T, c->keep && (c->s->flags & SF_OPEN));
 	lua_pushboolean(T, lem_buf_len(&c->out) > 0);
-	return 2;
+	lua_pushboolean(T, c->body != LEM_HTTP_BODY_NONE);
+	return 3;
 }
 
 /* conn:expect(): true once if a 100 Continue is due now (the body is
@@ -1922,9 +1930,9 @@ http_expect(lua_State *T)
 /* conn:error(status): a canned answer to a request refused before any
  * handler ran, tried once (the connection is closed after it) */
 static int
-http_error(lua_State *T)
+http_error_fn(lua_State *T)
 {
-	struct conn *c = conn_check(T, 1);
+	struct conn *c = luaL_checkudata(T, 1, CONN_MT);
 	int status = (int)luaL_checkinteger(T, 2);
 	const char *reason = status_reason((unsigned int)status);
 	char msg[256];
@@ -1938,13 +1946,20 @@ http_error(lua_State *T)
 			"Date: %s\r\n"
 			"Connection: close\r\n\r\n%s\n",
 			status, reason, strlen(reason) + 1,
-			lem_http_date(time(NULL)), reason);
+			lem_http_date((time_t)ev_now(LEM)), reason);
 	c->keep = 0;
 	c->res = RES_DONE;
 	if (write(c->s->w.fd, msg, (size_t)n) < 0)
 		return lem_strerror(T, errno);
 	lua_pushboolean(T, 1);
 	return 1;
+}
+
+static int
+http_error(lua_State *T)
+{
+	(void)conn_check(T, 1);
+	return http_error_fn(T);
 }
 
 /* conn:close_after(): answers say Connection: close from now on */
@@ -2162,34 +2177,33 @@ conn__gc(lua_State *T)
 
 	lem_buf_free(&c->out);
 	lem_buf_free(&c->acc);
+	free(c->hcopy);
+	c->hcopy = NULL;
 	return 0;
 }
 
-/* http.headers(head): the headers table of a Head */
+/* conn:headers(): the headers table of the request being answered */
 static int
 http_headers(lua_State *T)
 {
-	struct head *h = luaL_checkudata(T, 1, HEAD_MT);
-	size_t hsz = sizeof(struct head) +
-		(h->nh ? h->nh - 1 : 0) * sizeof(struct lem_http_header);
+	struct conn *c = conn_check(T, 1);
 
-	push_headers(T, (const char *)h + hsz, h->h, h->nh);
+	if (c->hcopy == NULL)
+		lua_newtable(T);
+	else
+		push_headers(T, c->hcopy, c->hdrs, c->hn);
 	return 1;
 }
 
-/* http.setup(req_mt, res_mt): the metatables of req and res */
+/* http.setup(methods): the methods of res (the Conn) */
 static int
 http_setup(lua_State *T)
 {
 	luaL_checktype(T, 1, LUA_TTABLE);
-	luaL_checktype(T, 2, LUA_TTABLE);
-	lua_settop(T, 2);
-	if (res_mt_ref != LUA_NOREF)
-		luaL_unref(T, LUA_REGISTRYINDEX, res_mt_ref);
-	res_mt_ref = luaL_ref(T, LUA_REGISTRYINDEX);
-	if (req_mt_ref != LUA_NOREF)
-		luaL_unref(T, LUA_REGISTRYINDEX, req_mt_ref);
-	req_mt_ref = luaL_ref(T, LUA_REGISTRYINDEX);
+	lua_settop(T, 1);
+	luaL_getmetatable(T, CONN_MT);
+	lua_pushvalue(T, 1);
+	lua_setfield(T, -2, "__index");
 	return 0;
 }
 
@@ -2197,7 +2211,7 @@ http_setup(lua_State *T)
 static int
 http_date(lua_State *T)
 {
-	lua_pushlstring(T, lem_http_date(time(NULL)), 29);
+	lua_pushlstring(T, lem_http_date((time_t)ev_now(LEM)), 29);
 	return 1;
 }
 
@@ -2237,18 +2251,20 @@ http_internal_register(lua_State *T, int internal)
 	luaL_newmetatable(T, CONN_MT);
 	lua_pushcfunction(T, conn__gc);
 	lua_setfield(T, -2, "__gc");
-	lua_pushliteral(T, "lem.http.Conn");
-	lua_setfield(T, -2, "__metatable");
-	lua_pop(T, 1);
-	luaL_newmetatable(T, HEAD_MT);
-	lua_pushliteral(T, "lem.http.Head");
+	lua_pushliteral(T, "lem.http.Response");
 	lua_setfield(T, -2, "__metatable");
 	lua_pop(T, 1);
 
 	lua_newtable(T);
-	luaL_register(T, NULL, http_functions);
-	lua_pushlightuserdata(T, &head_key);
-	lua_setfield(T, -2, "HEAD");
+	{
+		const luaL_Reg *r;
+
+		for (r = http_functions; r->name != NULL; r++) {
+			luaL_getmetatable(T, CONN_MT);
+			lua_pushcclosure(T, r->func, 1);
+			lua_setfield(T, -2, r->name);
+		}
+	}
 	lua_pushlightuserdata(T, &conn_key);
 	lua_setfield(T, -2, "CONN");
 	lua_setfield(T, internal, "http");
