@@ -1045,6 +1045,9 @@ read_step(lua_State *P, struct stream *s)
 		return lem_error(P, "too large");
 	if (c->body_err)
 		return lem_error(P, "protocol error");
+	if (c->body == LEM_HTTP_BODY_LENGTH &&
+			c->body_seen + c->body_left > c->limit)
+		return too_large(P, c);
 	rc = body_piece(P, s, c, c->want, &data, &len);
 	if (rc == 1) {
 		if (c->body_seen > c->limit) {
@@ -1072,6 +1075,9 @@ body_step(lua_State *P, struct stream *s)
 		return lem_error(P, "too large");
 	if (c->body_err)
 		return lem_error(P, "protocol error");
+	if (c->body == LEM_HTTP_BODY_LENGTH &&
+			c->body_seen + c->body_left > c->limit)
+		return too_large(P, c);
 	for (;;) {
 		const char *data;
 		size_t len;
