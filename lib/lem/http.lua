@@ -570,11 +570,17 @@ function http.request(method, url, headers, body)
 	if body ~= nil and type(body) ~= 'string' then
 		error("bad argument #4 to 'request' (string expected, got " .. type(body) .. ')', 2)
 	end
+	if not method:find("^[!#$%%&'*+.^_`|~%w-]+$") then
+		error("bad argument #1 to 'request' (invalid method)", 2)
+	end
+	local sch = type(url) == 'string' and url:match('^(%a[%w+.-]*)://')
+	if sch and sch:lower() ~= 'http' and sch:lower() ~= 'https' then
+		return nil, 'not supported'
+	end
 	local scheme, host, port, target, hostfield = parse_url(url)
 	if not scheme then
 		error("bad argument #2 to 'request' (invalid URL)", 2)
 	end
-	if scheme ~= 'http' and scheme ~= 'https' then return nil, 'not supported' end
 	local connect = connector(scheme)
 	if not connect then return nil, 'not supported' end
 	local key = scheme .. '://' .. hostfield
