@@ -104,8 +104,11 @@ end
 -- read until the peer's close frame (or the end)
 local function drain(self)
 	while true do
-		local data, kind = w_receive(self.u)
-		if data == nil and kind ~= nil then return kind end
+		local data, kind, code, reason = w_receive(self.u)
+		if data == nil and kind ~= nil then
+			if kind == 'closed' then self.code, self.reason = code, reason end
+			return kind
+		end
 	end
 end
 

@@ -58,6 +58,7 @@ struct ws {
 	unsigned char server;           /* frames from the peer are masked */
 	unsigned char in_frame;
 	unsigned char message;          /* lem_ws_frame_sequence's state */
+	unsigned char msg_op;           /* text or binary: the message's */
 	unsigned char sent_close;
 	unsigned char got_close;
 	unsigned char broken;           /* the stream failed: nothing goes */
@@ -518,6 +519,7 @@ recv_step(lua_State *P, struct stream *s)
 					struct lem_utf8 u = LEM_UTF8_INIT;
 
 					ws->utf8 = u;
+					ws->msg_op = ws->f.opcode;
 				}
 				lem_buf_consume(&s->in, (size_t)n);
 				ws->in_frame = 1;
@@ -546,9 +548,8 @@ recv_step(lua_State *P, struct stream *s)
 			}
 		} else if (ws->in_frame && (have > 0 || ws->f_left == 0)) {
 			size_t n = have < ws->f_left ? have : (size_t)ws->f_left;
-			int text = ws->message == LEM_WS_TEXT ||
-				(ws->message == 0 && ws->f.opcode == LEM_WS_TEXT);
-			int kind = ws->message ? ws->message : ws->f.opcode;
+			int text = ws->msg_op == LEM_WS_TEXT;
+			int kind = ws->msg_op;
 			unsigned char *p;
 
 			/* the whole message in one frame, all here: no copy */
