@@ -103,6 +103,8 @@ struct conn {
 	unsigned char idle;             /* head(): give false once bytes came */
 	unsigned char closing;          /* answer with Connection: close */
 	unsigned char upgraded;         /* 101 sent or received */
+	unsigned char body_cut;         /* the last body read was cut short
+					 * (a deadline, a cancel) */
 	unsigned int max_headers;
 	unsigned int hn;                /* field lines of the kept head */
 	char *hcopy;                    /* the kept head: req.headers */
@@ -649,6 +651,7 @@ body_begin(struct conn *c)
 	c->chunk_left = 0;
 	c->body_seen = 0;
 	c->body_err = 0;
+	c->body_cut = 0;
 	lem_buf_free(&c->acc);
 	if (c->body == LEM_HTTP_BODY_CHUNKED)
 		lem_http_chunked_init(&c->ch);
@@ -1153,8 +1156,19 @@ discard_step(lua_State *P, struct stream *s)
 	}
 }
 
-static const struct stream_op read_op = { read_step, EV_READ, NULL, NULL };
-static const struct stream_op body_op = { body_step, EV_READ, NULL, NULL };
+/* a body read cut short: if nothing is answered, the answer is 408 */
+static int
+body_cut(struct stream *s, lua_State *T)
+{
+	struct conn *c = s->u.ext;
+
+	(void)T;
+	c->body_cut = 1;
+	return 0;
+}
+
+static const struct stream_op read_op = { read_step, EV_READ, NULL, body_cut };
+static const struct stream_op body_op = { body_step, EV_READ, NULL, body_cut };
 static const struct stream_op discard_op = { discard_step, EV_READ, NULL, NULL };
 
 static uint64_t
@@ -1175,6 +1189,8 @@ opt_limit(lua_State *T, int idx)
 static int
 body_start(lua_State *T, struct conn *c, const struct stream_op *op)
 {
+	if (op != &discard_op)
+		c->body_cut = 0;
 	if (c->body == LEM_HTTP_BODY_NONE && c->body_err == 0) {
 		if (op == &discard_op) {
 			lua_pushboolean(T, 1);
@@ -1867,11 +1883,13 @@ http_done(lua_State *T)
 	int failed = lua_toboolean(T, 2);
 
 	lua_settop(T, 1);
-	if (c->res == RES_NONE && !failed && c->body_err) {
+	if (c->res == RES_NONE && !failed && (c->body_err ||
+				(c->body_cut && c->body != LEM_HTTP_BODY_NONE))) {
 		/* req:body() failed and nothing was sent: lem answers */
 		lua_pushcfunction(T, http_error_fn);
 		lua_pushvalue(T, 1);
-		lua_pushinteger(T, c->body_err == BODY_LARGE ? 413 : 400);
+		lua_pushinteger(T, c->body_err == BODY_LARGE ? 413 :
+				c->body_err ? 400 : 408);
 		lua_call(T, 2, 0);
 	}
 	if (c->res == RES_NONE) {
