@@ -610,6 +610,18 @@ function http.request(method, url, headers, body)
 	end
 end
 
+-- http.close_idle(): close the pooled connections (true)
+function http.close_idle()
+	for key, list in pairs(pool) do
+		for _, c in ipairs(list) do
+			local s = pool_streams[c]
+			if s and not s:closed() then s:close() end
+		end
+		pool[key] = nil
+	end
+	return true
+end
+
 -- for lem.websocket: the Conn and Stream of a response being answered
 function http._stream(res)
 	local ctx = ctxs[res]
