@@ -409,10 +409,12 @@ wb_room(lua_State *T, struct wb *b, size_t n)
 	return b->buf + b->len;
 }
 
-static void
+static inline void
 wb_add(lua_State *T, struct wb *b, const char *s, size_t n)
 {
-	memcpy(wb_room(T, b, n), s, n);
+	char *d = b->cap - b->len >= n ? b->buf + b->len : wb_room(T, b, n);
+
+	memcpy(d, s, n);
 	b->len += n;
 }
 
@@ -1290,10 +1292,19 @@ add_field(lua_State *T, struct wb *b, const char *name, size_t nl, int vidx)
 		wb_free(b);
 		luaL_error(T, "invalid value of header field '%s'", name);
 	}
-	wb_add(T, b, name, nl);
-	wb_lit(T, b, ": ");
-	wb_add(T, b, v, vl);
-	wb_lit(T, b, "\r\n");
+	{
+		size_t n = nl + vl + 4;
+		char *d = b->cap - b->len >= n ? b->buf + b->len :
+			wb_room(T, b, n);
+
+		memcpy(d, name, nl);
+		d[nl] = ':';
+		d[nl + 1] = ' ';
+		memcpy(d + nl + 2, v, vl);
+		d[nl + 2 + vl] = '\r';
+		d[nl + 3 + vl] = '\n';
+		b->len += n;
+	}
 }
 
 /*
