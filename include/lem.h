@@ -216,6 +216,18 @@ typedef int (*lem_step_cb)(lua_State *P, void *ud);
 void lem_wait_run(struct lem_wait *w, lem_step_cb step, void *ud);
 
 /*
+ * lem --workers N runs N lem processes of a script.  lem_worker()
+ * returns the number of this worker (1..N) and puts N in *count (if not
+ * NULL); outside workers it returns 0 and *count is 1.  A module that
+ * serves (lem.streams does, on the first accept) calls
+ * lem_worker_ready() when it starts serving: the supervisor waits for
+ * that before it stops the worker a new one replaces.  It does nothing
+ * outside workers or when called again.
+ */
+int lem_worker(int *count);
+void lem_worker_ready(void);
+
+/*
  * Stop the program: no further coroutine runs, the main loop ends, all
  * __gc metamethods run, stdio is flushed and lem exits with status.
  */
@@ -273,5 +285,22 @@ struct lem_async {
 	struct lem_async *next;         /* private to lem */
 };
 void lem_async_run(struct lem_async *a, lem_async_cb work, lem_async_cb done);
+
+/*
+ * The same on a second pool, for work on regular files (lem.fs,
+ * streams.sendfile): a slow disk then never holds up a name lookup, nor
+ * a slow name server a file.  LEM_ASYNC_THREADS and LEM_FS_THREADS, read
+ * at start, size the two pools (4 threads each by default).
+ */
+void lem_async_run_file(struct lem_async *a, lem_async_cb work,
+		lem_async_cb done);
+
+/*
+ * Take back a job that no thread has started yet (a deadline passed
+ * while it was queued, say): returns 1, and neither work() nor done()
+ * will be called.  Returns 0 if work() has started or finished: done()
+ * will be called (or has been) as usual.
+ */
+int lem_async_cancel(struct lem_async *a);
 
 #endif /* LEM_H */

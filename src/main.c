@@ -78,6 +78,8 @@ print_usage(void)
 		"  -e stat  execute string 'stat'\n"
 		"  -l name  require library 'name'\n"
 		"  -v       show version information\n"
+		"  --workers N  run N worker processes of the script\n"
+		"  --grace S    seconds workers get to stop (30)\n"
 		"  --       stop handling options\n"
 		"  -        execute stdin and stop handling options\n"
 		"lem has no interactive mode: give it a script, or a script on stdin.\n",
@@ -114,7 +116,15 @@ collect_args(char **argv, int *has_e, int *has_v)
 		if (a[0] != '-')
 			return i;
 		switch (a[1]) {
-		case '-':
+		case '-': {
+			int n = workers_option(argv, i);   /* --workers, --grace */
+
+			if (n < 0)
+				return -1;
+			if (n > 0) {
+				i += n - 1;
+				break;
+			}
 			if (strcmp(a, "--version") == 0) {
 				*has_v = 1;
 				break;
@@ -122,6 +132,7 @@ collect_args(char **argv, int *has_e, int *has_v)
 			if (a[2] != '\0')
 				return -1;
 			return argv[i + 1] != NULL ? i + 1 : 0;
+		}
 		case '\0':
 			return i;
 		case 'v':
@@ -201,6 +212,7 @@ pmain(lua_State *S)
 	luaL_openlibs(L);
 	if (a->version)
 		print_version();
+	async_init();
 	anchor_init();
 	report_init();
 	sched_init();
@@ -210,6 +222,7 @@ pmain(lua_State *S)
 	task_init();
 	wait_init();
 	sync_init();
+	workers_init();
 	lua_setfield(L, LUA_REGISTRYINDEX, "lem.core");
 	set_path("path", "LUA_PATH", LEM_LMODDIR, "?.lua");
 	set_path("cpath", "LUA_CPATH", LEM_CMODDIR, "?.so");
@@ -274,6 +287,7 @@ main(int argc, char **argv)
 	int has_e = 0, has_v = 0, i;
 
 	(void)argc;
+	workers_child_init();
 	a.argv = argv;
 	a.script = collect_args(argv, &has_e, &has_v);
 	a.version = has_v;
@@ -293,6 +307,8 @@ main(int argc, char **argv)
 	for (i = 0; i < 3; i++)
 		if (fcntl(i, F_GETFD) < 0 && open("/dev/null", O_RDWR) != i)
 			return EXIT_FAILURE;
+	if (workers_wanted())
+		return workers_main(argv, a.script);
 	pcall_stack_base(&a);
 
 	memset(&sa, 0, sizeof(sa));

@@ -18,7 +18,9 @@
  *             coroutine.resume;
  *   report.c  reports of uncaught errors;
  *   api.c     small helpers of lem.h for modules;
- *   async.c   the worker threads of lem_async_run().
+ *   async.c   the worker threads of lem_async_run() and
+ *             lem_async_run_file();
+ *   workers.c lem --workers: the supervisor, and utils.worker.
  *
  * Everything here runs in the loop's thread.  L is the main Lua state: it
  * never runs Lua code of its own, so its stack is free for short pieces
@@ -139,6 +141,16 @@ lua_State *pcall_finished(lua_State *T, unsigned int *slot, int status,
  * yielded: put a Lua function under the C function, which sits below the
  * top nargs values of T */
 void pcall_push_trampoline(lua_State *T, int nargs);
+
+/* async.c: the pool sizes (LEM_ASYNC_THREADS, LEM_FS_THREADS) */
+void async_init(void);
+
+/* workers.c: lem --workers */
+void workers_child_init(void);          /* a worker? (main, first thing) */
+void workers_init(void);                /* utils.worker into the core table */
+int workers_option(char **argv, int i); /* --workers/--grace: entries used */
+int workers_wanted(void);               /* N of --workers, 0 if none */
+int workers_main(char **argv, int script);      /* the supervisor */
 
 /* report.c */
 void report_init(void);

@@ -3,7 +3,7 @@ local tap = dofile((arg[0]:match('^(.*)/') or '.') .. '/tap.lua')
 local utils = require 'lem.utils'
 local streams = require 'lem.streams'
 
-tap.plan(45, 60)
+tap.plan(57, 90)
 
 local nfds = tap.nfds
 streams.popen('true'):close()
@@ -188,6 +188,58 @@ w2:close()
 tap.is(w1:receive(), '* user2 left', 'and a member leaving is told')
 w1:close()
 stop(p, pid)
+
+-- unix-echo: a path, the mode, credentials in the log; an abstract name
+local sock = tap.tmpname('.sock')
+local function ustart(...)
+	local args = {}
+	for i, a in ipairs({ ... }) do args[i] = tap.quote(a) end
+	local up = assert(streams.popen('exec 2>&1; echo $$; exec ' .. tap.quote(tap.lem) ..
+		' ' .. examples .. '/unix-echo.lua ' .. table.concat(args, ' ')))
+	local upid = tap.kill_at_end(tonumber(up:read('*l')))
+	return up, upid, up:read('*l')
+end
+p, pid, banner = ustart(sock, '0600')
+tap.is(banner, 'unix echo server on ' .. sock .. '\n', 'unix-echo.lua starts on its path')
+tap.is(tap.sh('stat -c %a ' .. tap.quote(sock)), '600\n', '... with the mode asked for')
+c = assert(streams.unix_connect(sock))
+c:write('hello unix\n')
+tap.is(c:read('*l'), 'hello unix\n', 'unix-echo.lua echoes')
+tap.is(p:read('*l'), 'connection from pid ' .. tap.pid() .. ' uid ' ..
+	tap.sh('id -u'):gsub('\n', '') .. '\n', '... and logs the peer from its credentials')
+c:close()
+local p2, pid2, banner2 = ustart(sock)
+tap.like(banner2, 'Address already in use', 'a second one on the same path: Address already in use')
+stop(p2, pid2)
+os.execute('kill -9 ' .. pid)   -- leaves the socket file behind
+p:read('*a') p:close()
+p, pid, banner = ustart(sock)
+tap.is(banner, 'unix echo server on ' .. sock .. '\n', '... after a kill -9 the stale file is replaced')
+stop(p, pid)
+local abstract = '@lem-example-' .. tap.pid()
+p, pid, banner = ustart(abstract)
+tap.is(banner, 'unix echo server on ' .. abstract .. '\n', 'unix-echo.lua on an abstract name')
+c = assert(streams.unix_connect(abstract))
+c:write('abstract\n')
+tap.is(c:read('*l'), 'abstract\n', '... echoes')
+c:close()
+stop(p, pid)
+
+-- udp-echo: the server, and its client mode
+port, p, pid, banner = start('udp-echo.lua')
+tap.like(banner, 'udp echo server on', 'udp-echo.lua starts')
+local u = assert(streams.udp_connect('127.0.0.1', port))
+u:send('hello udp')
+tap.is((utils.timeout(10, u.receive, u)), 'hello udp', 'udp-echo.lua echoes a datagram')
+u:close()
+local out, _, status = tap.sh(tap.quote(tap.lem) .. ' ' .. examples .. '/udp-echo.lua ' ..
+	port .. ' 127.0.0.1 "from the client"')
+tap.same({ out, status }, { 'from the client\n', 0 }, '... its client mode prints the answer')
+stop(p, pid)
+local err
+out, err, status = tap.sh(tap.quote(tap.lem) .. ' ' .. examples .. '/udp-echo.lua ' ..
+	port .. ' 127.0.0.1 anyone')
+tap.ok(status == 1 and err:find('Connection refused'), 'the client, nobody listening: Connection refused', err)
 
 -- bench/w1_http/lem.lua and HTTP/1.0
 port, p, pid, banner = start(tap.dir .. '/../bench/w1_http/lem.lua')

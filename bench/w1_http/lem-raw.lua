@@ -29,7 +29,7 @@ local function connection(line)
 	return v and v:lower()
 end
 
-local server = assert(streams.tcp_listen('127.0.0.1', port))
+local server = assert(streams.tcp_listen('127.0.0.1', port, { backlog = 4096 }))
 print(('w1 lem on port %d'):format(select(2, server:address())))
 io.stdout:flush()
 assert(server:autospawn(function(s)

@@ -6,7 +6,7 @@ local streams = require 'lem.streams'
 local port = assert(tonumber(arg[1]), 'usage: lem-timeout.lua PORT')
 local timeout = utils.timeout
 
-local server = assert(streams.tcp_listen('127.0.0.1', port))
+local server = assert(streams.tcp_listen('127.0.0.1', port, { backlog = 4096 }))
 assert(server:autospawn(function(s)
 	local read, write = s.read, s.write
 	while true do

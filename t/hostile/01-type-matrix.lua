@@ -11,7 +11,9 @@ local values = {
 	{ 'print', print }, { 'thread', coroutine.create(function() end) },
 	{ 'io.stdout', io.stdout }, { 'sleeper', utils.sleeper() },
 }
-local extra = require 'matrix_extra'        -- lem.streams objects, if any
+-- loaded, not required: it waits (streams.sendfile), and require cannot
+-- be waited across
+local extra = assert(loadfile(h.dir .. '/matrix_extra.lua'))()        -- lem.streams objects, if any
 for _, v in ipairs(extra.values) do values[#values + 1] = v end
 
 -- targets: name, function, a maker of valid arguments (self first)

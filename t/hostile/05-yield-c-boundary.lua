@@ -4,7 +4,9 @@
 -- later sleep works.
 local h = require 'h'
 local utils = require 'lem.utils'
-local extra = require 'matrix_extra'
+-- loaded, not required: it waits (streams.sendfile), and require cannot
+-- be waited across
+local extra = assert(loadfile(h.dir .. '/matrix_extra.lua'))()
 
 local s = utils.sleeper()
 local function across(err)

@@ -21,9 +21,21 @@ end
 local function stream() return keep(assert(streams.open('/dev/null', 'r+'))) end
 local function server() return keep(assert(streams.tcp_listen('127.0.0.1', 0))) end
 local function sfile() return keep(assert(streams.sendfile(file))) end
+local function dgram() return keep(assert(streams.udp_bind('127.0.0.1', 0))) end
+-- a Unix server for unix_connect to reach, and a fresh path for each
+-- unix_listen (its files are unlinked when the servers go)
+local upath = os.tmpname()
+os.remove(upath)
+local userver = keep(assert(streams.unix_listen(upath)))
+local function freshpath()
+	local p = os.tmpname()
+	os.remove(p)
+	return p
+end
 
 M.values = {
 	{ 'stream', stream() }, { 'server', server() }, { 'sendfile', sfile() },
+	{ 'datagram', dgram() }, { 'unix server', userver },
 }
 local function t(name, f, valid) M.targets[#M.targets + 1] = { name, f, valid } end
 t('streams.open', streams.open, function() return '/dev/null', 'r' end)
@@ -31,8 +43,13 @@ t('streams.popen', streams.popen, function() return 'true', 'r' end)
 t('streams.tcp_connect', streams.tcp_connect, function() return '127.0.0.1', 1 end)
 t('streams.tcp_listen', streams.tcp_listen, function() return '127.0.0.1', 0 end)
 t('streams.sendfile', streams.sendfile, function() return file end)
+t('streams.unix_connect', streams.unix_connect, function() return upath end)
+t('streams.unix_listen', streams.unix_listen, function() return freshpath(), '0600', { backlog = 4 } end)
+t('streams.udp_bind', streams.udp_bind, function() return '127.0.0.1', 0 end)
+t('streams.udp_connect', streams.udp_connect, function() return '127.0.0.1', 9 end)
 for _, m in ipairs({ 'closed', 'busy', 'close', 'interrupt', 'read', 'write',
-		'sendfile', 'cork', 'uncork', '__gc', '__tostring' }) do
+		'sendfile', 'cork', 'uncork', 'address', 'peer', 'credentials',
+		'__gc', '__tostring' }) do
 	t('Stream.' .. m, streams.Stream[m], function() return stream(), 'x', 0 end)
 end
 for _, m in ipairs({ 'closed', 'busy', 'close', 'interrupt', 'accept',
@@ -44,6 +61,10 @@ end
 for _, m in ipairs({ 'close', 'size', '__gc', '__tostring' }) do
 	t('SendFile.' .. m, streams.SendFile[m], function() return sfile() end)
 end
+for _, m in ipairs({ 'send', 'receive', 'address', 'closed', 'busy',
+		'interrupt', 'close', '__gc', '__tostring' }) do
+	t('Datagram.' .. m, streams.Datagram[m], function() return dgram(), 'x', '127.0.0.1' end)
+end
 
 -- objects made by the calls themselves (popen, tcp_listen, open ...)
 -- are closed by __gc; the waiting ones (accept, autospawn) by release
@@ -53,10 +74,18 @@ function M.release()
 	collectgarbage()
 	collectgarbage()
 	os.remove(file)
+	os.remove(upath)
 end
 
-local s, srv, f = M.values[1][2], M.values[2][2], M.values[3][2]
+local s, srv, f, d = M.values[1][2], M.values[2][2], M.values[3][2], M.values[4][2]
 M.wrongself = {
+	{ 'Datagram.receive(stream)', streams.Datagram.receive, s },
+	{ 'Datagram.send(server)', streams.Datagram.send, srv, 'x', '127.0.0.1', 9 },
+	{ 'Stream.read(datagram)', streams.Stream.read, d },
+	{ 'Stream.credentials(datagram)', streams.Stream.credentials, d },
+	{ 'Server.accept(datagram)', streams.Server.accept, d },
+	{ 'Datagram.__gc(stream)', streams.Datagram.__gc, s },
+	{ 'd.receive()', d.receive },
 	{ 'Stream.read(server)', streams.Stream.read, srv },
 	{ 'Server.accept(stream)', streams.Server.accept, s },
 	{ 'SendFile.size(sleeper)', streams.SendFile.size, utils.sleeper() },

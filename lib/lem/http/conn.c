@@ -576,8 +576,7 @@ conn_start(lua_State *T, struct conn *c, const struct stream_op *op)
 
 	if (lem_waiting(&s->wait))
 		return lem_busy(T);
-	if (s->op != NULL)
-		s->op = NULL;   /* left behind by a wait that raised (stream.c) */
+	stream_reset(s);        /* an operation left behind (stream.c) */
 	s->u.ext = c;
 	return stream_start(T, s, op);
 }

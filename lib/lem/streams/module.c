@@ -35,6 +35,10 @@ static const luaL_Reg streams_functions[] = {
 	{ "popen",       streams_popen },
 	{ "tcp_connect", streams_tcp_connect },
 	{ "tcp_listen",  streams_tcp_listen },
+	{ "unix_connect", streams_unix_connect },
+	{ "unix_listen", streams_unix_listen },
+	{ "udp_bind",    streams_udp_bind },
+	{ "udp_connect", streams_udp_connect },
 	{ "sendfile",    streams_sendfile },
 	{ NULL, NULL }
 };
@@ -80,6 +84,7 @@ luaopen_lem_streams(lua_State *T)
 	}
 	lua_pop(T, 1);
 
+	streams_internal_register(T);
 	lua_newtable(T);
 	luaL_register(T, NULL, streams_functions);
 	stream_open_methods(T);
@@ -88,6 +93,8 @@ luaopen_lem_streams(lua_State *T)
 	lua_setfield(T, -2, "Server");
 	sendfile_open_methods(T);
 	lua_setfield(T, -2, "SendFile");
+	dgram_open_methods(T);
+	lua_setfield(T, -2, "Datagram");
 
 	/* what lem.http and lem.websocket use: registry
 	 * "lem.streams.internal", fields http and websocket */

@@ -9,41 +9,24 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <string.h>
 #include <unistd.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 
 /* ------------------------------------------------------------ open */
 
 /*
  * A named Unix-domain socket cannot be opened, only connected to.  The
- * stream reads and writes whatever the mode says.  An AF_UNIX connect()
- * does not wait on Linux: it succeeds or fails at once (EAGAIN when the
- * listener's backlog is full), so a connect that is not done at once is
- * reported as the system's error instead of being waited for.
+ * stream reads and writes whatever the mode says.  The connect is
+ * unix_connect's, but a listener whose backlog is full is reported as
+ * the system's error (EAGAIN) instead of being waited for.
  */
 static int
 open_unix(lua_State *T, struct stream *s, const char *path)
 {
-	struct sockaddr_un sa;
-	size_t len = strlen(path);
-	int fd, err;
+	int fd, rc = unix_connect_fd(path, 0, &fd);     /* a file: never '@' */
 
-	if (len >= sizeof(sa.sun_path))
-		return lem_strerror(T, ENAMETOOLONG);
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	memcpy(sa.sun_path, path, len + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return lem_strerror(T, errno);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		err = errno;
-		close(fd);
-		return lem_strerror(T, err);
-	}
+	if (rc < 0)
+		return lem_strerror(T, -rc);
 	stream_setfd(s, fd, 0);
 	return 1;
 }

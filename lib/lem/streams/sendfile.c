@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #if defined(HAVE_SYS_SENDFILE_H) && defined(HAVE_SENDFILE)
@@ -19,52 +21,158 @@
 /*
  * streams.sendfile(path)
  *
- * Only regular files: a FIFO would block the whole program in open()
- * until a writer came, and opening a device can have effects of its own
- * (a tape rewinds, a modem line is raised).  stat() first refuses them
- * without opening anything; O_NONBLOCK covers a path that is replaced
- * by a FIFO between stat() and open(), and fstat() has the last word.
+ * Only regular files: a FIFO would block in open() until a writer came,
+ * and opening a device can have effects of its own (a tape rewinds, a
+ * modem line is raised).  stat() first refuses them without opening
+ * anything; O_NONBLOCK covers a path that is replaced by a FIFO between
+ * stat() and open(), and fstat() has the last word.  All of it runs in
+ * lem's file thread pool (a slow disk stalls only this coroutine); a
+ * deadline drops the job if it is still queued, or lets it finish and
+ * closes what it opened.
  */
+struct sf_wait;
+struct sf_job {
+	struct lem_async a;     /* first */
+	struct sf_wait *sw;     /* NULL once the waiter has gone */
+	int fd;
+	int err;                /* errno, or -1: not a regular file */
+	char path[];
+};
+
+/* the wait, on the waiting coroutine's stack (index 3) */
+struct sf_wait {
+	struct lem_wait w;      /* first */
+	struct sf_job *job;
+};
+#define SF_FILE_IDX 2           /* the SendFile, closed until it opens */
+
+static void
+sf_work(struct lem_async *a)
+{
+	struct sf_job *j = (struct sf_job *)a;
+	struct stat st;
+	int fl;
+
+	if (stat(j->path, &st) < 0) {
+		j->err = errno;
+		return;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		j->err = -1;
+		return;
+	}
+	j->fd = open(j->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (j->fd < 0) {
+		j->err = errno;
+		return;
+	}
+	if (fstat(j->fd, &st) < 0)
+		j->err = errno;
+	else if (!S_ISREG(st.st_mode))
+		j->err = -1;
+	/* the file is read with pread() and sendfile(): no O_NONBLOCK */
+	else if ((fl = fcntl(j->fd, F_GETFL)) < 0 ||
+			fcntl(j->fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+		j->err = errno;
+	if (j->err != 0) {
+		close(j->fd);
+		j->fd = -1;
+	}
+}
+
+static int
+sf_fail_step(lua_State *P, void *ud)
+{
+	struct sf_job *j = ud;
+
+	if (j->err < 0)
+		return lem_error(P, "not a regular file");
+	return lem_strerror(P, j->err);
+}
+
+static void
+sf_done(struct lem_async *a)
+{
+	struct sf_job *j = (struct sf_job *)a;
+	struct sf_wait *sw = j->sw;
+
+	if (sw == NULL) {
+		if (j->fd >= 0)
+			close(j->fd);   /* nobody wants it any more */
+	} else if (j->fd >= 0) {
+		lua_State *T = lem_wait_end(&sw->w);
+		struct sfile *f;
+
+		sw->job = NULL;
+		if (T != NULL) {
+			f = lua_touserdata(T, SF_FILE_IDX);
+			f->fd = j->fd;
+			lua_pushvalue(T, SF_FILE_IDX);
+			lem_queue(T, 1);
+		} else {
+			close(j->fd);
+		}
+	} else {
+		sw->job = NULL;
+		lem_wait_run(&sw->w, sf_fail_step, j);
+	}
+	free(j);
+}
+
+static int
+sf_cancel(struct lem_wait *w, lua_State *T)
+{
+	struct sf_wait *sw = (struct sf_wait *)w;
+	struct sf_job *j = sw->job;
+
+	(void)T;
+	sw->job = NULL;
+	if (j == NULL)
+		return 0;
+	if (lem_async_cancel(&j->a))
+		free(j);                /* still queued: dropped */
+	else
+		j->sw = NULL;           /* running: sf_done closes what it opens */
+	return 0;
+}
+
 int
 streams_sendfile(lua_State *T)
 {
 	const char *path = streams_checkcstring(T, 1);
+	size_t len = strlen(path);
 	struct sfile *f;
-	struct stat st;
-	int fd, fl, err;
+	struct sf_wait *sw;
+	struct sf_job *j;
+	int ret;
 
 	lua_settop(T, 1);
-	f = lua_newuserdata(T, sizeof(struct sfile));
+	f = lua_newuserdata(T, sizeof(struct sfile));   /* SF_FILE_IDX */
 	f->fd = -1;             /* closed until it is open */
 	f->users = 0;
 	luaL_getmetatable(T, SENDFILE_MT);
 	lua_setmetatable(T, -2);
-	if (stat(path, &st) < 0)
-		return lem_strerror(T, errno);
-	if (!S_ISREG(st.st_mode))
-		return lem_error(T, "not a regular file");
-	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return lem_strerror(T, errno);
-	if (fstat(fd, &st) < 0) {
-		err = errno;
-		goto error;
+	sw = lua_newuserdata(T, sizeof(struct sf_wait));
+	sw->w.T = NULL;
+	sw->job = NULL;
+	ret = lem_wait(T, &sw->w, sf_cancel);           /* may raise */
+	if (!lem_waiting(&sw->w))
+		return ret;
+	j = malloc(sizeof(struct sf_job) + len + 1);
+	if (j == NULL) {
+		lua_State *S = lem_wait_end(&sw->w);
+
+		lem_strerror(S, ENOMEM);
+		lem_queue(S, 2);
+		return ret;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return lem_error(T, "not a regular file");
-	}
-	/* the file is read with pread() and sendfile(): no O_NONBLOCK */
-	fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
-		err = errno;
-		goto error;
-	}
-	f->fd = fd;
-	return 1;
-error:
-	close(fd);
-	return lem_strerror(T, err);
+	j->sw = sw;
+	j->fd = -1;
+	j->err = 0;
+	memcpy(j->path, path, len + 1);
+	sw->job = j;
+	lem_async_run_file(&j->a, sf_work, sf_done);
+	return ret;
 }
 
 /* The methods carry the metatable as upvalue 1 (see lem_checkudata). */

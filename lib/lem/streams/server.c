@@ -1,6 +1,6 @@
 /*
- * server.c - lem.Server objects: accepting TCP connections one by one or
- * spawning a coroutine for each.
+ * server.c - lem.Server objects: accepting TCP and Unix-domain connections
+ * one by one or spawning a coroutine for each.
  *
  * Copyright (C) 2026 the lem authors.  This file is part of lem, free
  * software under the GNU General Public License version 3 or later; see
@@ -8,6 +8,7 @@
  */
 #include "streams.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stddef.h>
@@ -15,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 /* how long autospawn pauses when the process is out of descriptors */
 #define BACKOFF_SECONDS 0.1
@@ -31,10 +34,19 @@ server_new(lua_State *T)
 	ev_io_init(&srv->w, server_io_cb, -1, EV_READ);
 	ev_timer_init(&srv->backoff, server_backoff_cb, BACKOFF_SECONDS, 0);
 	srv->fd = -1;
-	srv->spawning = 0;
+	srv->backlog = -1;
 	luaL_getmetatable(T, SERVER_MT);
 	lua_setmetatable(T, -2);
 	return srv;
+}
+
+/* the server now owns the listening descriptor fd */
+void
+server_setfd(struct server *srv, int fd)
+{
+	assert(srv->fd < 0 && !ev_is_active(&srv->w));
+	srv->fd = fd;
+	ev_io_set(&srv->w, fd, EV_READ);
 }
 
 /*
@@ -75,13 +87,25 @@ out_of_fds(int err)
 		err == ENOMEM;
 }
 
-/* a new stream for fd, pushed onto P */
+/*
+ * A new stream for fd, pushed onto P.  TCP streams get TCP_NODELAY
+ * (unless tcp_listen was told otherwise): a reply written in two parts
+ * must not wait for the peer's delayed acknowledgement.  A setsockopt
+ * that fails (the connection is already reset, say) is left for the
+ * first read or write to report.
+ */
 static void
-server_push_stream(lua_State *P, int fd)
+server_push_stream(lua_State *P, struct server *srv, int fd)
 {
 	struct stream *s = stream_new(P);
 
 	stream_setfd(s, fd, 0);
+	if (srv->nodelay) {
+		int one = 1;
+
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+				sizeof(one));
+	}
 }
 
 /*
@@ -103,14 +127,14 @@ server_step(lua_State *P, void *ud)
 		lua_State *S;
 
 		if (fd >= 0 && !srv->spawning) {
-			server_push_stream(P, fd);
+			server_push_stream(P, srv, fd);
 			return 1;
 		}
 		if (fd >= 0) {
 			S = lem_newthread();
 			lua_pushvalue(T, 2);    /* the handler */
 			lua_xmove(T, S, 1);
-			server_push_stream(P, fd);
+			server_push_stream(P, srv, fd);
 			lua_xmove(P, S, 1);
 			lem_queue(S, 1);
 			continue;
@@ -175,6 +199,8 @@ server_start(lua_State *T, struct server *srv, int spawning)
 {
 	int n, ret;
 
+	/* under lem --workers, this worker now serves */
+	lem_worker_ready();
 	srv->spawning = (unsigned char)spawning;
 	n = server_step(T, srv);
 	if (n > 0)
@@ -227,6 +253,7 @@ server_close(lua_State *T)
 		return lem_error(T, "already closed");
 	lem_wait_fail(&srv->wait, "interrupted");
 	server_stop(srv);               /* before close(): see stream_shut */
+	unix_name_release(srv);         /* before close(): no stale window */
 	srv->fd = -1;
 	if (close(fd) < 0 && errno != EINTR)
 		return lem_strerror(T, errno);
@@ -276,27 +303,16 @@ server_autospawn(lua_State *T)
 	return server_start(T, srv, 1);
 }
 
-/* server:address(): the bound address (a string) and port (a number) */
+/* server:address(): the bound address (a string) and port (a number),
+ * or the path of a Unix-domain server */
 static int
 server_address(lua_State *T)
 {
 	struct server *srv = checkserver(T);
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	char host[NI_MAXHOST], serv[NI_MAXSERV];
-	int rc;
 
 	if (srv->fd < 0)
 		return lem_closed(T);
-	if (getsockname(srv->fd, (struct sockaddr *)&ss, &len) < 0)
-		return lem_strerror(T, errno);
-	rc = getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host),
-			serv, sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV);
-	if (rc != 0)
-		return lem_error(T, gai_strerror(rc));
-	lua_pushstring(T, host);
-	lua_pushnumber(T, atoi(serv));
-	return 2;
+	return streams_sockname(T, srv->fd, 0);
 }
 
 static int
@@ -307,6 +323,10 @@ server__gc(lua_State *T)
 	if (lem_waiting(&srv->wait))
 		(void)lem_wait_end(&srv->wait);         /* at exit */
 	server_stop(srv);
+	lookup_drop(srv->lk);   /* a tcp_listen that never got its answer */
+	srv->lk = NULL;
+	if (srv->fd >= 0)
+		unix_name_release(srv);
 	if (srv->fd > 2)
 		close(srv->fd);
 	srv->fd = -1;

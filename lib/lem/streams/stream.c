@@ -38,6 +38,7 @@ stream_new(lua_State *T)
 void
 stream_setfd(struct stream *s, int fd, unsigned char flags)
 {
+	assert(!ev_is_active(&s->w) && !(s->flags & SF_IDLE));
 	ev_io_set(&s->w, fd, 0);
 	s->flags = SF_OPEN | flags;
 }
@@ -56,6 +57,21 @@ stream_set_nonblock(int fd)
 }
 
 /*
+ * Stop watching the descriptor.  A watcher left armed for reading while
+ * nobody waits (SF_IDLE) was ev_unref'd, so that it does not keep lem
+ * running: the reference goes back before it stops.
+ */
+void
+stream_watch_stop(struct stream *s)
+{
+	if (s->flags & SF_IDLE) {
+		s->flags &= ~SF_IDLE;
+		ev_ref(LEM);
+	}
+	ev_io_stop(LEM, &s->w);
+}
+
+/*
  * Give up the descriptor: the watcher goes first, so that no callback can
  * ever see a number the kernel has handed out again.  The read buffer
  * stays: bytes already received can still be read.  0 or -errno.
@@ -65,7 +81,7 @@ stream_shut(struct stream *s, int gc)
 {
 	int fd = s->w.fd;
 
-	ev_io_stop(LEM, &s->w);
+	stream_watch_stop(s);
 	if (!(s->flags & SF_OPEN))
 		return 0;
 	s->flags &= ~(SF_OPEN | SF_DRAINED);
@@ -131,13 +147,28 @@ stream_write_error(lua_State *P, struct stream *s, int err)
 
 /* ------------------------------------------------- the waiting part */
 
-/* the operation in progress has ended, however: forget it */
+/*
+ * The operation in progress has ended, however: forget it.  A watcher
+ * armed for reading stays armed, unreferenced (SF_IDLE): the next read
+ * usually comes soon, and starting and stopping the watcher for every
+ * read costs an epoll_ctl() each time.  If the descriptor becomes ready
+ * while nobody reads, the callback stops it (no spinning).  A watcher
+ * armed for writing is stopped: a writable socket would wake the loop
+ * on every turn.
+ */
 static void
 stream_op_end(struct stream *s)
 {
 	const struct stream_op *op = s->op;
 
-	ev_io_stop(LEM, &s->w);
+	if (ev_is_active(&s->w) && !(s->flags & SF_IDLE)) {
+		if (s->w.events & EV_WRITE || !(s->flags & SF_OPEN)) {
+			ev_io_stop(LEM, &s->w);
+		} else {
+			ev_unref(LEM);
+			s->flags |= SF_IDLE;
+		}
+	}
 	s->op = NULL;
 	if (op != NULL && op->end != NULL)
 		op->end(s);
@@ -150,6 +181,14 @@ stream_arm(struct stream *s)
 {
 	int events = s->op->events;
 
+	if (s->flags & SF_IDLE) {
+		/* armed while idle: now somebody waits */
+		s->flags &= ~SF_IDLE;
+		ev_ref(LEM);
+		if ((s->w.events & (EV_READ | EV_WRITE)) == events)
+			return;
+		ev_io_stop(LEM, &s->w);
+	}
 	if (s->w.fd < 0 || events == 0 || ev_is_active(&s->w))
 		return;
 	/* ev_io_set() makes libev tell the kernel again (epoll_ctl): only
@@ -187,7 +226,9 @@ stream_io_cb(EV_P_ struct ev_io *w, int revents)
 
 	(void)revents;
 	if (!lem_waiting(&s->wait) || s->op == NULL) {
-		ev_io_stop(EV_A_ w);
+		/* ready while nobody waits: the next read asks at once */
+		stream_watch_stop(s);
+		s->flags &= ~SF_DRAINED;
 		return;
 	}
 	s->flags &= ~SF_DRAINED;
@@ -239,9 +280,9 @@ stream_start(lua_State *T, struct stream *s, const struct stream_op *op)
 /*
  * lem_wait() raises where T cannot wait (a metamethod, say): the
  * operation it was for is then left behind, not waited for; the next
- * start on the stream ends it.
+ * start on the stream ends it (lem.http and lem.websocket call it too).
  */
-static void
+void
 stream_reset(struct stream *s)
 {
 	if (s->op != NULL && !lem_waiting(&s->wait))
@@ -349,6 +390,9 @@ static const luaL_Reg stream_methods[] = {
 	{ "sendfile",   stream_sendfile },
 	{ "cork",       stream_cork },
 	{ "uncork",     stream_uncork },
+	{ "address",    stream_address },
+	{ "peer",       stream_peer },
+	{ "credentials", stream_credentials },
 	{ "__gc",       stream__gc },
 	{ "__tostring", stream__tostring },
 	{ NULL, NULL }

@@ -15,6 +15,10 @@
  *   open.c      streams.open;
  *   popen.c     streams.popen and the reaping of its children;
  *   tcp.c       tcp_connect (the connect operation) and tcp_listen;
+ *   unix.c      unix_connect, unix_listen, stream:credentials;
+ *   udp.c       Datagram objects: udp_bind, udp_connect, send, receive;
+ *   addr.c      what they share: ports, options tables, name lookups in
+ *               a worker thread, binding, addresses as Lua values;
  *   server.c    Server objects: accept and autospawn;
  *   buffer.c    the read buffer and its framing (plain C, fuzzed).
  *
@@ -34,13 +38,20 @@
 #endif
 
 #include <sys/types.h>
+#include <sys/socket.h>
 
 #include "lem.h"
 #include "buffer.h"
 
+/* SO_REUSEPORT, unless ./configure --disable-reuseport */
+#if defined(HAVE_DECL_SO_REUSEPORT) && HAVE_DECL_SO_REUSEPORT
+#define STREAMS_REUSEPORT 1
+#endif
+
 #define STREAM_MT   "lem.Stream"
 #define SERVER_MT   "lem.Server"
 #define SENDFILE_MT "lem.SendFile"
+#define DGRAM_MT    "lem.Datagram"
 
 /* the longest line read('*l') collects before it gives up */
 #define STREAM_LINE_MAX (1024 * 1024)
@@ -49,10 +60,15 @@
 #define SF_OPEN     0x01    /* w.fd is ours and open */
 #define SF_REGULAR  0x02    /* a regular file: never waits, never skips */
 #define SF_DRAINED  0x04    /* the last read came back short: wait first */
+#define SF_IDLE     0x08    /* w is armed for reading while nobody waits
+			       (ev_unref'd: it does not keep lem running) */
 
+struct addrinfo;
 struct stream;
 struct sfile;
-struct connect_req;
+struct lookup;
+struct unix_retry;
+struct unix_name;
 
 /*
  * An operation a stream waits for.  step() does the work: it is called
@@ -93,7 +109,13 @@ struct stream {
 			struct sfile *file;
 			off_t off, start, end;
 		} sf;
-		struct connect_req *req;  /* tcp_connect */
+		struct {        /* tcp_connect */
+			struct lookup *lk;
+			struct addrinfo *cur;
+			int err;        /* why the last address failed */
+			int nodelay;
+		} conn;
+		struct unix_retry *ux;  /* unix_connect */
 	} u;
 };
 
@@ -103,20 +125,49 @@ struct sfile {
 	int users;              /* streams sending it right now */
 };
 
-/* A server (lem.Server).  wait.T is the coroutine in accept/autospawn. */
+/*
+ * A server (lem.Server).  wait.T is the coroutine in accept/autospawn,
+ * or in tcp_listen while the name it was given is looked up.
+ */
 struct server {
 	struct lem_wait wait;
 	struct ev_io w;
 	struct ev_timer backoff; /* EMFILE: pause accepting for a while */
 	int fd;                  /* -1 when closed */
 	unsigned char spawning;  /* autospawn (not accept) is waiting */
+	unsigned char nodelay;   /* TCP_NODELAY on accepted streams */
+	unsigned char reuseport; /* tcp_listen: SO_REUSEPORT */
+	int backlog;             /* tcp_listen: for listen() */
+	struct lookup *lk;       /* tcp_listen: the lookup of a name */
+	struct unix_name *ux;    /* unix_listen: the file close() unlinks */
+};
+
+/*
+ * A name looked up with getaddrinfo() in a worker thread (or at once for
+ * an address literal).  It lives on its own because the thread needs it
+ * until it reports back, even if whoever asked has given up by then:
+ * lookup_drop() while it runs makes done() free it, dropping the answer.
+ */
+struct lookup {
+	struct lem_async a;
+	void (*done)(struct lookup *lk);  /* in the loop; NULL: dropped */
+	void *ud;                         /* for done() */
+	struct addrinfo *res;
+	int gai_err;            /* of getaddrinfo; 0: res is the answer */
+	int sys_err;            /* errno, for EAI_SYSTEM */
+	int running;            /* with a worker thread */
+	int socktype, flags;    /* the hints */
+	char *host, *port;
+	char names[];
 };
 
 /* stream.c */
 struct stream *stream_new(lua_State *T);
+void stream_watch_stop(struct stream *s);
 void stream_setfd(struct stream *s, int fd, unsigned char flags);
 int stream_set_nonblock(int fd);
 struct stream *stream_check(lua_State *T);      /* self of a method */
+void stream_reset(struct stream *s);    /* forget an operation left behind */
 int stream_start(lua_State *T, struct stream *s, const struct stream_op *op);
 void stream_continue(struct stream *s);         /* run the step again */
 int stream_shut(struct stream *s, int gc);      /* 0 or -errno of close */
@@ -152,12 +203,61 @@ void popen_unload(void);
 int streams_tcp_connect(lua_State *T);
 int streams_tcp_listen(lua_State *T);
 
+/* unix.c */
+int unix_addr(const char *path, int abstract, struct sockaddr_storage *sa,
+		socklen_t *len);
+int unix_connect_fd(const char *path, int abstract, int *fd);
+int streams_unix_connect(lua_State *T);
+int streams_unix_listen(lua_State *T);
+int stream_credentials(lua_State *T);
+void unix_name_release(struct server *srv);
+
+/* udp.c */
+int streams_udp_bind(lua_State *T);
+int streams_udp_connect(lua_State *T);
+void dgram_open_methods(lua_State *T);
+
 /* server.c */
 void server_open_methods(lua_State *T);
 struct server *server_new(lua_State *T);
+void server_setfd(struct server *srv, int fd);
+
+/* addr.c */
+const char *streams_checkport(lua_State *T, int idx, char *buf, int *numeric);
+void streams_checkoptions(lua_State *T, int idx, const char *const names[]);
+int streams_optboolean(lua_State *T, int idx, const char *name, int def);
+int streams_optinteger(lua_State *T, int idx, const char *name, int def,
+		int min, int max);
+int streams_service_port(const char *name, int socktype, int *port);
+struct lookup *lookup_new(const char *host, const char *port, int socktype,
+		int flags);
+int lookup_numeric(struct lookup *lk, int numeric_port);
+void lookup_run(struct lookup *lk, void (*done)(struct lookup *lk),
+		void *ud);
+void lookup_drop(struct lookup *lk);
+int lookup_error(lua_State *T, const struct lookup *lk);
+int streams_pushaddr(lua_State *T, const struct sockaddr *sa, socklen_t len);
+int streams_parse_ipv4(const char *s, unsigned char *a);
+int streams_sockname(lua_State *T, int fd, int peer);
+int stream_address(lua_State *T);
+int stream_peer(lua_State *T);
+
+/* how a socket is bound (see streams_bind) */
+struct bind_opts {
+	int socktype;           /* SOCK_STREAM or SOCK_DGRAM */
+	int reuseaddr;
+	int reuseport;
+	int backlog;            /* < 0: do not listen */
+};
+int streams_bind(const struct sockaddr *sa, socklen_t len, int dual,
+		const struct bind_opts *o);
+int streams_bind_any(int port, const struct bind_opts *o);
 
 /* module.c */
 const char *streams_checkcstring(lua_State *T, int idx);
+
+/* internal.c: registry["lem.streams.internal"], for other modules */
+void streams_internal_register(lua_State *T);
 
 /*
  * lib/lem/http/conn.c and lib/lem/websocket/conn.c, built into this

@@ -7,6 +7,7 @@
  */
 #include "streams.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -15,64 +16,12 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
-/* -------------------------------------------------------------- TCP */
-
-/*
- * A connect in progress.  It lives outside the stream because a name
- * lookup running in a worker thread needs it until it reports back, even
- * if the stream has given up waiting by then (s == NULL): done() frees
- * it then, and the late answer is dropped.
- */
-struct connect_req {
-	struct lem_async a;
-	struct stream *s;
-	struct addrinfo *res, *cur;
-	int gai_err;            /* of the lookup; -1 while it runs */
-	int sys_err;            /* errno of the lookup, for EAI_SYSTEM */
-	int resolving;          /* the lookup is with a worker thread */
-	int err;                /* why the last address failed */
-	char *host, *port;
-	char names[];
-};
+/* -------------------------------------------------------- tcp_connect */
 
 /* where tcp_connect keeps its stream on the waiting coroutine's stack */
-#define CONNECT_STREAM_IDX 3
-
-static void
-connect_req_free(struct connect_req *req)
-{
-	if (req->res != NULL)
-		freeaddrinfo(req->res);
-	free(req);
-}
-
-/*
- * port argument: a number 0-65535, or a string.  A string that Lua reads
- * as a number is that number, with the same check (tcp_listen(addr,
- * '70000') raises as 70000 does); any other string is a service name.
- */
-static const char *
-checkport(lua_State *T, int idx, char *buf, int *numeric)
-{
-	lua_Number p;
-
-	if (lua_type(T, idx) != LUA_TNUMBER) {
-		/* before lua_isnumber, which would read '80\0x' as 80 */
-		const char *name = streams_checkcstring(T, idx);
-
-		if (!lua_isnumber(T, idx)) {
-			*numeric = 0;
-			return name;
-		}
-	}
-	p = lua_tonumber(T, idx);
-	if (!(p >= 0 && p <= 65535) || p != (lua_Number)(int)p)
-		luaL_argerror(T, idx, "port out of range");
-	snprintf(buf, 8, "%d", (int)p);
-	*numeric = 1;
-	return buf;
-}
+#define CONNECT_STREAM_IDX 4
 
 /* close the socket of the address that failed */
 static void
@@ -80,6 +29,33 @@ connect_drop_socket(struct stream *s)
 {
 	stream_shut(s, 0);
 	s->flags = 0;
+}
+
+/* a new socket for ai, connecting: 0 (connected), -EINPROGRESS, -errno */
+static int
+connect_try(struct stream *s, const struct addrinfo *ai)
+{
+	int one = 1, err;
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK |
+			SOCK_CLOEXEC, ai->ai_protocol);
+
+	if (fd < 0)
+		return -errno;
+	if (s->u.conn.nodelay && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY,
+				&one, sizeof(one)) < 0)
+		goto error;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+		stream_setfd(s, fd, 0);
+		return 0;
+	}
+	if (errno == EINPROGRESS || errno == EINTR) {
+		stream_setfd(s, fd, 0);
+		return -EINPROGRESS;
+	}
+error:
+	err = errno;
+	close(fd);
+	return -err;
 }
 
 /*
@@ -91,22 +67,19 @@ connect_drop_socket(struct stream *s)
 static int
 connect_step(lua_State *P, struct stream *s)
 {
-	struct connect_req *req = s->u.req;
+	struct lookup *lk = s->u.conn.lk;
 	lua_State *T;
 	int err;
 
-	if (req->resolving)
+	if (lk->running)
 		return 0;
-	if (req->gai_err != 0) {
-		err = req->gai_err;
-		lua_pushnil(P);
-		lua_pushstring(P, err == EAI_SYSTEM ? strerror(req->sys_err) :
-				gai_strerror(err));
+	if (lk->gai_err != 0) {
+		lookup_error(P, lk);
 		goto failed;
 	}
-	if (req->cur == NULL)
-		req->cur = req->res;
-	else if (s->flags & SF_OPEN) {
+	if (s->u.conn.cur == NULL) {
+		s->u.conn.cur = lk->res;
+	} else if (s->flags & SF_OPEN) {
 		/* the connect in progress has finished, one way or another */
 		socklen_t len = sizeof(err);
 
@@ -118,38 +91,26 @@ connect_step(lua_State *P, struct stream *s)
 		if (err == EINPROGRESS || err == EALREADY)
 			return 0;
 		connect_drop_socket(s);
-		req->err = err;
-		req->cur = req->cur->ai_next;
+		s->u.conn.err = err;
+		s->u.conn.cur = s->u.conn.cur->ai_next;
 	}
-	for (; req->cur != NULL; req->cur = req->cur->ai_next) {
-		struct addrinfo *ai = req->cur;
-		int fd = socket(ai->ai_family,
-				SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-				ai->ai_protocol);
+	for (; s->u.conn.cur != NULL; s->u.conn.cur = s->u.conn.cur->ai_next) {
+		int rc = connect_try(s, s->u.conn.cur);
 
-		if (fd < 0) {
-			req->err = errno;
-			continue;
-		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-			stream_setfd(s, fd, 0);
+		if (rc == 0)
 			goto connected;
-		}
-		if (errno == EINPROGRESS || errno == EINTR) {
-			stream_setfd(s, fd, 0);
+		if (rc == -EINPROGRESS)
 			return 0;
-		}
-		req->err = errno;
-		close(fd);
+		s->u.conn.err = -rc;
 	}
-	lem_strerror(P, req->err ? req->err : EADDRNOTAVAIL);
+	lem_strerror(P, s->u.conn.err ? s->u.conn.err : EADDRNOTAVAIL);
 failed:
-	s->u.req = NULL;
-	connect_req_free(req);
+	s->u.conn.lk = NULL;
+	lookup_drop(lk);
 	return 2;
 connected:
-	s->u.req = NULL;
-	connect_req_free(req);
+	s->u.conn.lk = NULL;
+	lookup_drop(lk);
 	/* the stream is on the coroutine's stack: where this started, or
 	 * the one waiting now */
 	T = s->wait.T != NULL ? s->wait.T : P;
@@ -163,15 +124,12 @@ connected:
 static void
 connect_end(struct stream *s)
 {
-	struct connect_req *req = s->u.req;
+	struct lookup *lk = s->u.conn.lk;
 
-	if (req == NULL)
+	if (lk == NULL)
 		return;                 /* connected, or failed: done */
-	s->u.req = NULL;
-	if (req->resolving)
-		req->s = NULL;          /* the lookup still runs: done() frees */
-	else
-		connect_req_free(req);
+	s->u.conn.lk = NULL;
+	lookup_drop(lk);                /* a late answer is dropped */
 	connect_drop_socket(s);
 }
 
@@ -180,196 +138,193 @@ static const struct stream_op connect_op = {
 };
 
 static void
-resolve_work(struct lem_async *a)
+connect_resolved(struct lookup *lk)
 {
-	struct connect_req *req = (struct connect_req *)a;
-	struct addrinfo hints;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_ADDRCONFIG;
-	req->res = NULL;
-	req->gai_err = getaddrinfo(req->host, req->port, &hints, &req->res);
-	req->sys_err = errno;
+	stream_continue(lk->ud);
 }
 
-static void
-resolve_done(struct lem_async *a)
-{
-	struct connect_req *req = (struct connect_req *)a;
+static const char *const connect_options[] = { "nodelay", NULL };
 
-	req->resolving = 0;
-	if (req->s == NULL) {           /* nobody waits any more */
-		connect_req_free(req);
-		return;
-	}
-	stream_continue(req->s);
-}
-
-/* streams.tcp_connect(host, port) */
+/* streams.tcp_connect(host, port[, options]) */
 int
 streams_tcp_connect(lua_State *T)
 {
 	const char *host = streams_checkcstring(T, 1);
 	char pbuf[8];
-	int numeric, rc;
-	const char *port = checkport(T, 2, pbuf, &numeric);
-	size_t hl = strlen(host), pl = strlen(port);
-	struct connect_req *req;
-	struct addrinfo hints;
+	int numeric, nodelay;
+	const char *port = streams_checkport(T, 2, pbuf, &numeric);
+	struct lookup *lk;
 	struct stream *s;
 
-	lua_settop(T, 2);
+	streams_checkoptions(T, 3, connect_options);
+	nodelay = streams_optboolean(T, 3, "nodelay", 1);
+	lua_settop(T, 3);
 	s = stream_new(T);      /* CONNECT_STREAM_IDX */
-	req = malloc(sizeof(struct connect_req) + hl + pl + 2);
-	if (req == NULL)
+	lk = lookup_new(host, port, SOCK_STREAM, 0);
+	if (lk == NULL)
 		return lem_strerror(T, ENOMEM);
-	req->resolving = 0;
-	req->s = s;
-	req->res = req->cur = NULL;
-	req->gai_err = 0;
-	req->sys_err = 0;
-	req->err = 0;
-	req->host = req->names;
-	memcpy(req->host, host, hl + 1);
-	req->port = req->names + hl + 1;
-	memcpy(req->port, port, pl + 1);
-
-	/* an address literal needs no lookup: no thread, no waiting */
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICHOST | (numeric ? AI_NUMERICSERV : 0);
-	rc = getaddrinfo(host, port, &hints, &req->res);
-	if (rc != 0) {
-		req->res = NULL;
-		if (rc != EAI_NONAME) {
-			connect_req_free(req);
-			return lem_error(T, gai_strerror(rc));
-		}
-		req->resolving = 1;     /* a name: looked up in a thread */
-	}
-	s->u.req = req;
-	/* whatever becomes of the wait, done() comes and frees the request
-	 * if nobody waits for it any more */
-	if (req->resolving)
-		lem_async_run(&req->a, resolve_work, resolve_done);
+	s->u.conn.lk = lk;
+	s->u.conn.nodelay = nodelay;
+	/* an address literal needs no lookup: no thread, no waiting; a
+	 * name is looked up in a thread, and whatever becomes of the wait,
+	 * the answer comes back and is dropped if nobody waits any more */
+	if (!lookup_numeric(lk, numeric))
+		lookup_run(lk, connect_resolved, s);
 	return stream_start(T, s, &connect_op);
 }
 
-/* bind and listen on one address; returns the descriptor or -1 (errno) */
-static int
-listen_on(const struct sockaddr *sa, socklen_t len, int dual)
-{
-	int fd, one = 1, zero = 0, err;
+/* --------------------------------------------------------- tcp_listen */
 
-	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
-		goto error;
-	if (dual && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
-				&zero, sizeof(zero)) < 0)
-		goto error;
-	if (bind(fd, sa, len) < 0)
-		goto error;
-	/* the kernel caps the backlog at net.core.somaxconn */
-	if (listen(fd, 4096) < 0)
-		goto error;
+/* where tcp_listen keeps its server on the waiting coroutine's stack */
+#define LISTEN_SERVER_IDX 4
+
+/* listen on the first address of the lookup that works: 0 or -errno */
+static int
+listen_on(struct server *srv, const struct lookup *lk)
+{
+	struct bind_opts o = { SOCK_STREAM, 1, srv->reuseport, srv->backlog };
+	const struct addrinfo *ai;
+	int fd = -EADDRNOTAVAIL;
+
+	for (ai = lk->res; ai != NULL; ai = ai->ai_next) {
+		fd = streams_bind(ai->ai_addr, ai->ai_addrlen, 0, &o);
+		if (fd >= 0) {
+			server_setfd(srv, fd);
+			return 0;
+		}
+	}
 	return fd;
-error:
-	err = errno;
-	close(fd);
-	errno = err;
-	return -1;
 }
 
-/* the port number of a service name, for '*'; 0 or a getaddrinfo error */
+/* the lookup is back: listen, and hand out the server or the error */
 static int
-service_port(const char *name, int *port)
+listen_step(lua_State *P, void *ud)
 {
-	struct addrinfo hints, *res;
+	struct server *srv = ud;
+	struct lookup *lk = srv->lk;
+	lua_State *T = srv->wait.T;
 	int rc;
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE;
-	rc = getaddrinfo(NULL, name, &hints, &res);
-	if (rc != 0)
+	srv->lk = NULL;
+	if (lk->gai_err != 0) {
+		rc = lookup_error(P, lk);
+		lookup_drop(lk);
 		return rc;
-	if (res->ai_family == AF_INET6)
-		*port = ntohs(((struct sockaddr_in6 *)res->ai_addr)->sin6_port);
-	else
-		*port = ntohs(((struct sockaddr_in *)res->ai_addr)->sin_port);
-	freeaddrinfo(res);
+	}
+	rc = listen_on(srv, lk);
+	lookup_drop(lk);
+	if (rc < 0)
+		return lem_strerror(P, -rc);
+	lua_pushvalue(T, LISTEN_SERVER_IDX);
+	lua_xmove(T, P, 1);
+	return 1;
+}
+
+static void
+listen_resolved(struct lookup *lk)
+{
+	struct server *srv = lk->ud;
+
+	lem_wait_run(&srv->wait, listen_step, srv);     /* never waits on */
+}
+
+/* a deadline or cancel while the name is looked up */
+static int
+listen_cancel(struct lem_wait *w, lua_State *T)
+{
+	struct server *srv = (struct server *)w;
+
+	(void)T;
+	lookup_drop(srv->lk);
+	srv->lk = NULL;
 	return 0;
 }
 
-/* streams.tcp_listen(address, port) */
+/* reuseport by default in the workers of lem --workers: they all listen
+ * on the same port */
+static int
+default_reuseport(void)
+{
+	return lem_worker(NULL) > 0;
+}
+
+static const char *const listen_options[] = {
+	"backlog", "reuseport", "nodelay", NULL
+};
+
+/* streams.tcp_listen(address, port[, options]) */
 int
 streams_tcp_listen(lua_State *T)
 {
 	const char *addr = streams_checkcstring(T, 1);
 	char pbuf[8];
-	int numeric, fd = -1, err = EADDRNOTAVAIL, rc;
-	const char *port = checkport(T, 2, pbuf, &numeric);
+	int numeric, backlog, reuseport, nodelay, rc, ret;
+	const char *port = streams_checkport(T, 2, pbuf, &numeric);
 	struct server *srv;
+	struct lookup *lk;
 
-	lua_settop(T, 2);
-	srv = server_new(T);
+	streams_checkoptions(T, 3, listen_options);
+	backlog = streams_optinteger(T, 3, "backlog", 511, 0, 0x7fffffff);
+	reuseport = streams_optboolean(T, 3, "reuseport", -1);
+	nodelay = streams_optboolean(T, 3, "nodelay", 1);
+#ifdef STREAMS_REUSEPORT
+	if (reuseport < 0)
+		reuseport = default_reuseport();
+#else
+	if (reuseport > 0)
+		return lem_error(T, "not supported");
+	reuseport = 0;          /* in workers or not: there is none */
+#endif
+	lua_settop(T, 3);
+	srv = server_new(T);    /* LISTEN_SERVER_IDX */
+	srv->backlog = backlog;
+	srv->reuseport = (unsigned char)reuseport;
+	srv->nodelay = (unsigned char)nodelay;
 	if (strcmp(addr, "*") == 0) {
-		/* every address: one IPv6 socket taking IPv4 too, or IPv4;
-		 * a service name is made a number first, so that it gets
-		 * the same socket as a number does */
-		struct sockaddr_in6 s6;
-		struct sockaddr_in s4;
-		int pnum;
+		/* every address; a service name is made a number first, so
+		 * that it gets the same socket as a number does */
+		struct bind_opts o = {
+			SOCK_STREAM, 1, srv->reuseport, srv->backlog
+		};
+		int pnum, fd;
 
 		if (numeric) {
 			pnum = atoi(port);
 		} else {
-			rc = service_port(port, &pnum);
+			rc = streams_service_port(port, SOCK_STREAM, &pnum);
 			if (rc != 0)
 				return lem_error(T, gai_strerror(rc));
 		}
-		memset(&s6, 0, sizeof(s6));
-		s6.sin6_family = AF_INET6;
-		s6.sin6_addr = in6addr_any;
-		s6.sin6_port = htons(pnum);
-		fd = listen_on((struct sockaddr *)&s6, sizeof(s6), 1);
-		/* IPv4 alone only where the system has no IPv6 */
-		if (fd < 0 && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL)) {
-			memset(&s4, 0, sizeof(s4));
-			s4.sin_family = AF_INET;
-			s4.sin_addr.s_addr = htonl(INADDR_ANY);
-			s4.sin_port = htons(pnum);
-			fd = listen_on((struct sockaddr *)&s4, sizeof(s4), 0);
-		}
+		fd = streams_bind_any(pnum, &o);
 		if (fd < 0)
-			err = errno;
-	} else {
-		struct addrinfo hints, *res, *ai;
-
-		memset(&hints, 0, sizeof(hints));
-		hints.ai_family = AF_UNSPEC;
-		hints.ai_socktype = SOCK_STREAM;
-		hints.ai_flags = AI_PASSIVE | (numeric ? AI_NUMERICSERV : 0);
-		rc = getaddrinfo(addr, port, &hints, &res);
-		if (rc != 0)
-			return lem_error(T, gai_strerror(rc));
-		for (ai = res; ai != NULL; ai = ai->ai_next) {
-			fd = listen_on(ai->ai_addr, ai->ai_addrlen, 0);
-			if (fd >= 0)
-				break;
-			err = errno;
-		}
-		freeaddrinfo(res);
+			return lem_strerror(T, -fd);
+		server_setfd(srv, fd);
+		return 1;
 	}
-	if (fd < 0)
-		return lem_strerror(T, err);
-	srv->fd = fd;
-	ev_io_set(&srv->w, fd, EV_READ);
-	return 1;
+	lk = lookup_new(addr, port, SOCK_STREAM, AI_PASSIVE);
+	if (lk == NULL)
+		return lem_strerror(T, ENOMEM);
+	if (lookup_numeric(lk, numeric)) {
+		/* an address literal: at once, no waiting */
+		if (lk->gai_err != 0)
+			rc = lookup_error(T, lk);
+		else if ((rc = listen_on(srv, lk)) < 0)
+			rc = lem_strerror(T, -rc);
+		else
+			rc = 1;
+		lookup_drop(lk);
+		return rc;
+	}
+	/* a name: looked up in a worker thread while T waits */
+	srv->lk = lk;
+	/* lem_wait may raise: then __gc drops lk */
+	ret = lem_wait(T, &srv->wait, listen_cancel);
+	if (!lem_waiting(&srv->wait)) {
+		/* a deadline had passed already, or T is cancelled */
+		srv->lk = NULL;
+		lookup_drop(lk);
+		return ret;
+	}
+	lookup_run(lk, listen_resolved, srv);
+	return ret;
 }

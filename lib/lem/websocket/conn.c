@@ -650,8 +650,7 @@ ws_receive(lua_State *T)
 	lua_settop(T, 1);
 	if (lem_waiting(&s->wait))
 		return lem_busy(T);
-	if (s->op != NULL)
-		s->op = NULL;
+	stream_reset(s);
 	s->u.ext = ws;
 	return stream_start(T, s, &recv_op);
 }
