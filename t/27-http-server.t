@@ -6,7 +6,7 @@ local utils = require 'lem.utils'
 local streams = require 'lem.streams'
 local http = require 'lem.http'
 
-tap.plan(117, 90)
+tap.plan(121, 90)
 
 local timeout = utils.timeout
 
@@ -460,6 +460,51 @@ utils.sleep(0.1)
 tap.same(tap.pack(timeout(10, srv.close, srv, 0.2)), { true }, 'close(grace) interrupts what is left after grace seconds')
 tap.is(timeout(5, busy.read, busy, '*a'), '', 'the interrupted connection is closed')
 busy:close()
+
+-- srv:close(grace) on SIGTERM (lem.signal) loses no answer in flight
+local has_signal = pcall(require, 'lem.signal')
+if has_signal then
+	local gscript = tap.tmpname('.lua')
+	tap.writefile(gscript, [[
+local http = require 'lem.http'
+local signal = require 'lem.signal'
+local utils = require 'lem.utils'
+io.stdout:setvbuf('line')
+local srv = assert(http.listen('127.0.0.1', 0))
+local gate = utils.condition()
+utils.spawn(function()
+	local l = signal.listen('SIGTERM')
+	l:wait()
+	l:close()
+	gate:broadcast()
+	print('closing', srv:close(10))
+end)
+print('port', select(2, srv:address()))
+print('serve', srv:serve(function(req, res)
+	print('started')
+	gate:wait()
+	utils.sleep(0.05)
+	res:send(200, nil, 'finished ' .. req.path)
+end))
+]])
+	local gp = assert(streams.popen('exec 2>&1; echo $$; exec ' .. tap.quote(tap.lem) .. ' ' .. tap.quote(gscript)))
+	local gpid = tap.kill_at_end(tonumber(gp:read('*l')))
+	local gport = tonumber((timeout(10, gp.read, gp, '*l') or ''):match('port%s+(%d+)'))
+	local gc = connect(gport)
+	gc:write(GET:format('/inflight'))
+	local line = timeout(10, gp.read, gp, '*l')
+	os.execute('kill -TERM ' .. gpid)
+	st, h, body = response(gc)
+	tap.same({ st, body, h['connection'] }, { 200, 'finished /inflight', 'close' }, 'SIGTERM, srv:close(grace): the answer in flight is sent whole, with Connection: close')
+	gc:close()
+	local rest = timeout(10, gp.read, gp, '*a') or ''
+	gp:close()
+	tap.is(line, 'started\n', 'the handler was running when the signal came')
+	tap.like(rest, 'serve\tnil\tinterrupted\n', 'serve returns nil, "interrupted"')
+	tap.like(rest, 'closing\ttrue\n', 'close returns true once the connection is gone')
+else
+	tap.skip(4, 'lem.signal not there')
+end
 
 -- ------------------------------------------------------------ interop
 local function have(cmd)
