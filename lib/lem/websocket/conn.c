@@ -43,6 +43,9 @@
 
 #define READ_CHUNK 65536
 
+/* pings are answered while at most this much waits to be sent */
+#define PONG_QUEUE_MAX 65536
+
 struct ws {
 	struct lem_wait txwait;         /* a sender waiting for out to drain */
 	struct ev_io txw;               /* the writer: EV_WRITE on the fd */
@@ -437,7 +440,10 @@ ws_control(lua_State *P, struct ws *ws)
 {
 	switch (ws->f.opcode) {
 	case LEM_WS_PING:
-		if (!ws->sent_close) {
+		/* a peer that pings without reading the pongs: only what fits
+		 * in PONG_QUEUE_MAX is answered (RFC 6455 5.5.3 allows
+		 * answering only the latest) */
+		if (!ws->sent_close && lem_buf_len(&ws->out) <= PONG_QUEUE_MAX) {
 			if (ws_frame_out(ws, LEM_WS_PONG, ws->ctl, ws->ctl_len) < 0)
 				ws->broken = 1;
 			ws_arm(ws);
