@@ -11,7 +11,8 @@
  * Prints one line:
  *   roundtrips=<n> secs=<s> rps=<round trips per second> p50_us=<> p99_us=<> errors=<n>
  *
- * Usage: wsload [-h 127.0.0.1] -p PORT [-c 100] [-m 100000] [-d 5] [-s 64] [-u /path]
+ * Usage: wsload [-h 127.0.0.1] -p PORT [-c 100] [-m 100000] [-d 5] [-s 64]
+ *               [-u /path]
  * Only loopback/127.0.0.0/8 targets make sense here; the tool refuses others.
  */
 #define _GNU_SOURCE

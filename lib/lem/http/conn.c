@@ -94,7 +94,7 @@ struct conn {
 	unsigned char role;
 	unsigned char body;             /* enum lem_http_body; NONE once read */
 	unsigned char body_err;
-	unsigned char version;          /* minor version of the peer's message */
+	unsigned char version;          /* minor version of the peer's */
 	unsigned char keep;             /* the connection may stay open */
 	unsigned char head_req;         /* answering HEAD: no body */
 	unsigned char expect;           /* 100-continue not answered yet */
@@ -480,8 +480,10 @@ conn_send(struct conn *c, struct iovec *iov, int n)
 			}
 			if (m == 0)
 				first = i;
-			w[m].iov_base = (char *)v[i].iov_base + (m == 0 ? skip : 0);
-			w[m].iov_len = v[i].iov_len - (m == 0 ? skip : 0);
+			size_t k = m == 0 ? skip : 0;
+
+			w[m].iov_base = (char *)v[i].iov_base + k;
+			w[m].iov_len = v[i].iov_len - k;
 			m++;
 		}
 		(void)first;
@@ -489,7 +491,7 @@ conn_send(struct conn *c, struct iovec *iov, int n)
 		if (r > 0) {
 			sent += (size_t)r;
 			if (sent < total)
-				continue;       /* one more try: it fails or fills */
+				continue;       /* again: it fails or fills */
 			break;
 		}
 		if (r < 0 && errno == EINTR)
@@ -646,7 +648,8 @@ static void
 body_begin(struct conn *c)
 {
 	c->body = (unsigned char)c->p.body;
-	c->body_left = c->p.body == LEM_HTTP_BODY_LENGTH ? c->p.content_length : 0;
+	c->body_left = c->p.body == LEM_HTTP_BODY_LENGTH ?
+		c->p.content_length : 0;
 	if (c->body == LEM_HTTP_BODY_LENGTH && c->body_left == 0)
 		c->body = LEM_HTTP_BODY_NONE;
 	c->chunk_left = 0;
@@ -782,6 +785,38 @@ head_from_buf(lua_State *P, struct stream *s, struct conn *c, int n)
 }
 
 /*
+ * head(): r bytes came into the scratch buffer with nothing stored.  A
+ * whole head there: its results (*ret) and 1, the rest kept.  Else the
+ * bytes go to the stream's buffer (parsed again from there) and 0.
+ */
+static int
+head_scratch(lua_State *P, struct stream *s, struct conn *c, size_t r,
+		int *ret)
+{
+	int n = lem_http_parse(&c->p, stream_rbuf, r);
+
+	if (n > 0 && !(c->role == ROLE_CLIENT && c->p.status < 200 &&
+				c->p.status != 101)) {
+		if (lem_buf_append(&s->in, stream_rbuf + n,
+					r - (size_t)n) < 0) {
+			*ret = lem_strerror(P, ENOMEM);
+			return 1;
+		}
+		stream_rbuf_busy = 1;
+		*ret = head_done(P, s, c, stream_rbuf, (size_t)n);
+		stream_rbuf_busy = 0;
+		lem_http_parser_reset(&c->p);
+		return 1;
+	}
+	lem_http_parser_reset(&c->p);
+	if (lem_buf_append(&s->in, stream_rbuf, r) < 0) {
+		*ret = lem_strerror(P, ENOMEM);
+		return 1;
+	}
+	return 0;
+}
+
+/*
  * head(idle): read and parse one message head.  A 1xx response other
  * than 101 is skipped (the client's).  With idle set, the first bytes of
  * a head that is not complete yet give false: the caller then waits for
@@ -800,7 +835,7 @@ head_step(lua_State *P, struct stream *s)
 		if (len > 0) {
 			n = lem_http_parse(&c->p, lem_buf_data(&s->in), len);
 			if (n > 0 && c->role == ROLE_CLIENT &&
-					c->p.status >= 100 && c->p.status < 200 &&
+					c->p.status < 200 &&
 					c->p.status != 101) {
 				lem_buf_consume(&s->in, (size_t)n);
 				lem_http_parser_reset(&c->p);
@@ -821,29 +856,13 @@ head_step(lua_State *P, struct stream *s)
 		if (len == 0 && !stream_rbuf_busy) {
 			/* the common case: the whole head in one read, parsed
 			 * in the scratch buffer, nothing copied but the rest */
-			r = stream_recv(s, stream_rbuf, STREAM_RBUF_SIZE, &err);
-			if (r > 0) {
-				n = lem_http_parse(&c->p, stream_rbuf, (size_t)r);
-				if (n > 0 && !(c->role == ROLE_CLIENT &&
-						c->p.status < 200 &&
-						c->p.status != 101)) {
-					int ret;
+			int ret = 0;
 
-					if (lem_buf_append(&s->in, stream_rbuf + n,
-								(size_t)r - (size_t)n) < 0)
-						return lem_strerror(P, ENOMEM);
-					stream_rbuf_busy = 1;
-					ret = head_done(P, s, c, stream_rbuf, (size_t)n);
-					stream_rbuf_busy = 0;
-					lem_http_parser_reset(&c->p);
-					return ret;
-				}
-				/* keep it and go on from the buffer */
-				lem_http_parser_reset(&c->p);
-				if (lem_buf_append(&s->in, stream_rbuf, (size_t)r) < 0)
-					return lem_strerror(P, ENOMEM);
+			r = stream_recv(s, stream_rbuf, STREAM_RBUF_SIZE, &err);
+			if (r > 0 && head_scratch(P, s, c, (size_t)r, &ret))
+				return ret;
+			if (r > 0)
 				continue;
-			}
 		} else {
 			size_t avail;
 			char *dst = lem_buf_space(&s->in, READ_CHUNK, &avail);
@@ -877,7 +896,7 @@ http_head(lua_State *T)
 	c->idle = (unsigned char)lua_toboolean(T, 2);
 	lua_settop(T, 1);
 	if (c->body != LEM_HTTP_BODY_NONE)
-		return luaL_error(T, "the body of the last message is not read");
+		return luaL_error(T, "the last message's body is not read");
 	if (!(c->s->flags & SF_OPEN) && lem_buf_len(&c->s->in) == 0)
 		return lem_closed(T);
 	return conn_start(T, c, &head_op);
@@ -1088,7 +1107,8 @@ body_step(lua_State *P, struct stream *s)
 		int rc;
 
 		/* a length-delimited body that is all there: no copy */
-		if (c->body == LEM_HTTP_BODY_LENGTH && lem_buf_len(&c->acc) == 0 &&
+		if (c->body == LEM_HTTP_BODY_LENGTH &&
+				lem_buf_len(&c->acc) == 0 &&
 				lem_buf_len(&s->in) >= c->body_left) {
 			size_t n = (size_t)c->body_left;
 
@@ -1115,7 +1135,8 @@ body_step(lua_State *P, struct stream *s)
 			continue;
 		}
 		if (rc == 2) {
-			lua_pushlstring(P, lem_buf_data(&c->acc), lem_buf_len(&c->acc));
+			lua_pushlstring(P, lem_buf_data(&c->acc),
+					lem_buf_len(&c->acc));
 			lem_buf_free(&c->acc);
 			return 1;
 		}
@@ -1170,7 +1191,9 @@ body_cut(struct stream *s, lua_State *T)
 
 static const struct stream_op read_op = { read_step, EV_READ, NULL, body_cut };
 static const struct stream_op body_op = { body_step, EV_READ, NULL, body_cut };
-static const struct stream_op discard_op = { discard_step, EV_READ, NULL, NULL };
+static const struct stream_op discard_op = {
+	discard_step, EV_READ, NULL, NULL
+};
 
 static uint64_t
 opt_limit(lua_State *T, int idx)
@@ -1282,7 +1305,8 @@ add_field(lua_State *T, struct wb *b, const char *name, size_t nl, int vidx)
 	size_t vl;
 	const char *v;
 
-	if (lua_type(T, vidx) != LUA_TSTRING && lua_type(T, vidx) != LUA_TNUMBER) {
+	if (lua_type(T, vidx) != LUA_TSTRING &&
+			lua_type(T, vidx) != LUA_TNUMBER) {
 		wb_free(b);
 		luaL_error(T, "invalid value of header field '%s'", name);
 	}
@@ -1633,7 +1657,8 @@ http_finish(lua_State *T)
 	if (c->framing == OUT_LENGTH && c->out_left > 0) {
 		c->res = RES_DONE;
 		c->keep = 0;
-		return luaL_error(T, "response shorter than its Content-Length");
+		return luaL_error(T, "response shorter than its "
+				"Content-Length");
 	}
 	return finish_body(T, c);
 }
@@ -1842,7 +1867,8 @@ http_sendfile(lua_State *T)
 	lua_Number off = luaL_checknumber(T, 3);
 	lua_Number len = luaL_checknumber(T, 4);
 
-	if (!(off >= 0 && off <= 9007199254740992.0) || off != (lua_Number)(off_t)off)
+	if (!(off >= 0 && off <= 9007199254740992.0) ||
+			off != (lua_Number)(off_t)off)
 		return luaL_argerror(T, 3, "invalid offset");
 	if (!(len >= 0 && len <= 9007199254740992.0))
 		return luaL_argerror(T, 4, "invalid length");
@@ -1893,8 +1919,8 @@ http_done(lua_State *T)
 	int failed = lua_toboolean(T, 2);
 
 	lua_settop(T, 1);
-	if (c->res == RES_NONE && !failed && (c->body_err ||
-				(c->body_cut && c->body != LEM_HTTP_BODY_NONE))) {
+	if (c->res == RES_NONE && !failed && (c->body_err || (c->body_cut &&
+					c->body != LEM_HTTP_BODY_NONE))) {
 		/* req:body() failed and nothing was sent: lem answers */
 		lua_pushcfunction(T, http_error_fn);
 		lua_pushvalue(T, 1);
@@ -2032,7 +2058,8 @@ http_peer(lua_State *T)
 	char host[NI_MAXHOST];
 
 	if (!(c->s->flags & SF_OPEN) ||
-			getpeername(c->s->w.fd, (struct sockaddr *)&ss, &len) < 0)
+			getpeername(c->s->w.fd, (struct sockaddr *)&ss,
+				&len) < 0)
 		return 0;
 	if (ss.ss_family == AF_UNIX) {
 		lua_pushliteral(T, "");
@@ -2111,7 +2138,8 @@ http_request(lua_State *T)
 			(ml == 4 && memcmp(method, "POST", 4) == 0) ||
 			(ml == 3 && memcmp(method, "PUT", 3) == 0)) {
 		wb_lit(T, &b, "Content-Length: ");
-		wb_num(T, &b, body != NULL ? blen : u.has_length ? u.length : 0);
+		wb_num(T, &b, body != NULL ? blen :
+				u.has_length ? u.length : 0);
 		wb_lit(T, &b, "\r\n");
 	}
 	if (!c->keep && !u.has_connection)
@@ -2140,10 +2168,10 @@ http_reusable(lua_State *T)
 	char ch;
 	ssize_t r;
 
-	if (!(s->flags & SF_OPEN) || !c->keep || c->body != LEM_HTTP_BODY_NONE ||
-			c->body_err || lem_buf_len(&s->in) > 0 ||
-			lem_buf_len(&c->out) > 0 || lem_waiting(&s->wait) ||
-			c->upgraded) {
+	if (!(s->flags & SF_OPEN) || !c->keep ||
+			c->body != LEM_HTTP_BODY_NONE || c->body_err ||
+			lem_buf_len(&s->in) > 0 || lem_buf_len(&c->out) > 0 ||
+			lem_waiting(&s->wait) || c->upgraded) {
 		lua_pushboolean(T, 0);
 		return 1;
 	}
@@ -2180,7 +2208,8 @@ http_new(lua_State *T)
 		return luaL_argerror(T, 3, "invalid max_header_size");
 	if (!(mn >= 1 && mn <= 65536))
 		return luaL_argerror(T, 4, "invalid max_headers");
-	sz = sizeof(struct conn) + ((size_t)mn - 1) * sizeof(struct lem_http_header);
+	sz = sizeof(struct conn) +
+		((size_t)mn - 1) * sizeof(struct lem_http_header);
 	c = lua_newuserdata(T, sz);
 	memset(c, 0, sizeof(*c));
 	c->s = s;

@@ -266,10 +266,12 @@ ws_frame_out(struct ws *ws, unsigned int opcode, const char *data,
 				if (k >= iov[0].iov_len) {
 					k -= iov[0].iov_len;
 					iov[0].iov_len = 0;
-					iov[1].iov_base = (char *)iov[1].iov_base + k;
+					iov[1].iov_base =
+						(char *)iov[1].iov_base + k;
 					iov[1].iov_len -= k;
 				} else {
-					iov[0].iov_base = (char *)iov[0].iov_base + k;
+					iov[0].iov_base =
+						(char *)iov[0].iov_base + k;
 					iov[0].iov_len -= k;
 				}
 				continue;
@@ -283,7 +285,8 @@ ws_frame_out(struct ws *ws, unsigned int opcode, const char *data,
 		}
 		if (sent == total)
 			return 1;
-		if (lem_buf_append(&ws->out, iov[0].iov_base, iov[0].iov_len) < 0 ||
+		if (lem_buf_append(&ws->out, iov[0].iov_base,
+					iov[0].iov_len) < 0 ||
 				lem_buf_append(&ws->out, iov[1].iov_base,
 					iov[1].iov_len) < 0)
 			return -ENOMEM;
@@ -443,8 +446,10 @@ ws_control(lua_State *P, struct ws *ws)
 		/* a peer that pings without reading the pongs: only what fits
 		 * in PONG_QUEUE_MAX is answered (RFC 6455 5.5.3 allows
 		 * answering only the latest) */
-		if (!ws->sent_close && lem_buf_len(&ws->out) <= PONG_QUEUE_MAX) {
-			if (ws_frame_out(ws, LEM_WS_PONG, ws->ctl, ws->ctl_len) < 0)
+		if (!ws->sent_close &&
+				lem_buf_len(&ws->out) <= PONG_QUEUE_MAX) {
+			if (ws_frame_out(ws, LEM_WS_PONG, ws->ctl,
+						ws->ctl_len) < 0)
 				ws->broken = 1;
 			ws_arm(ws);
 		}
@@ -457,7 +462,8 @@ ws_control(lua_State *P, struct ws *ws)
 				ws->ctl_len, &code);
 
 		if (bad)
-			return ws_fail(P, ws, (unsigned int)bad, "protocol error");
+			return ws_fail(P, ws, (unsigned int)bad,
+					"protocol error");
 		ws->got_close = 1;
 		ws->close_code = code;
 		/* echo the code (RFC 6455 5.5.1) */
@@ -485,163 +491,191 @@ push_kind(lua_State *P, int opcode)
 		lua_pushliteral(P, "binary");
 }
 
+/* nil, 'closed', code, '' */
+static int
+push_closed(lua_State *P, unsigned int code)
+{
+	lua_pushnil(P);
+	lua_pushliteral(P, "closed");
+	lua_pushinteger(P, (lua_Integer)code);
+	lua_pushliteral(P, "");
+	return 4;
+}
+
+/* a frame header at buf[0..have): 1 taken, 0 more bytes, or -results */
+static int
+recv_header(lua_State *P, struct stream *s, struct ws *ws,
+		const unsigned char *buf, size_t have)
+{
+	unsigned int flags = ws->server ? LEM_WS_SERVER : 0;
+	int n = lem_ws_frame_parse(&ws->f, buf, have, flags);
+
+	if (n == 0)
+		return 0;
+	if (n < 0 || lem_ws_frame_sequence(&ws->message, &ws->f) < 0)
+		return -ws_fail(P, ws, 1002, "protocol error");
+	if (ws->f.opcode < LEM_WS_CLOSE &&
+			lem_buf_len(&ws->msg) + ws->f.len > ws->max_message)
+		return -ws_fail(P, ws, 1009, "too large");
+	if (ws->f.opcode == LEM_WS_TEXT || ws->f.opcode == LEM_WS_BINARY) {
+		struct lem_utf8 u = LEM_UTF8_INIT;
+
+		ws->utf8 = u;
+		ws->msg_op = ws->f.opcode;
+	}
+	lem_buf_consume(&s->in, (size_t)n);
+	ws->in_frame = 1;
+	ws->f_left = ws->f.len;
+	ws->f_off = 0;
+	ws->ctl_len = 0;
+	return 1;
+}
+
+/* a control frame, all of it at buf: 1 dealt with, or -results */
+static int
+recv_control(lua_State *P, struct stream *s, struct ws *ws,
+		const unsigned char *buf)
+{
+	size_t n = (size_t)ws->f_left;
+	unsigned char *ctl = (unsigned char *)ws->ctl;
+	int r;
+
+	memcpy(ctl, buf, n);
+	if (ws->f.masked)
+		lem_ws_mask(ctl, ctl, n, ws->f.mask, 0);
+	ws->ctl_len = (unsigned char)n;
+	lem_buf_consume(&s->in, n);
+	ws->in_frame = 0;
+	r = ws_control(P, ws);
+	return r > 0 ? -r : 1;
+}
+
+/* n bytes of a data frame's payload at buf: 1 taken, or -results */
+static int
+recv_data(lua_State *P, struct stream *s, struct ws *ws,
+		unsigned char *buf, size_t n)
+{
+	int text = ws->msg_op == LEM_WS_TEXT;
+	struct lem_utf8 *u = &ws->utf8;
+	unsigned char *p;
+
+	/* the whole message in one frame, all here: no copy */
+	if (ws->f.fin && ws->f_off == 0 && n == ws->f_left &&
+			lem_buf_len(&ws->msg) == 0) {
+		if (ws->f.masked)
+			lem_ws_mask(buf, buf, n, ws->f.mask, 0);
+		ws->in_frame = 0;
+		if (text && (lem_utf8_check(u, buf, n) < 0 ||
+					!lem_utf8_done(u))) {
+			lem_buf_consume(&s->in, n);
+			return -ws_fail(P, ws, 1007, "protocol error");
+		}
+		lua_pushlstring(P, (const char *)buf, n);
+		push_kind(P, ws->msg_op);
+		lem_buf_consume(&s->in, n);
+		ws->message = 0;
+		return -2;
+	}
+	if (lem_buf_append(&ws->msg, (const char *)buf, n) < 0)
+		return -lem_strerror(P, ENOMEM);
+	lem_buf_consume(&s->in, n);
+	p = (unsigned char *)lem_buf_data(&ws->msg) + lem_buf_len(&ws->msg) - n;
+	if (ws->f.masked)
+		lem_ws_mask(p, p, n, ws->f.mask, ws->f_off);
+	if (text && lem_utf8_check(u, p, n) < 0) {
+		ws->in_frame = 0;
+		return -ws_fail(P, ws, 1007, "protocol error");
+	}
+	ws->f_left -= n;
+	ws->f_off += n;
+	if (ws->f_left > 0)
+		return 1;
+	ws->in_frame = 0;
+	if (!ws->f.fin)
+		return 1;
+	if (text && !lem_utf8_done(u))
+		return -ws_fail(P, ws, 1007, "protocol error");
+	lua_pushlstring(P, lem_buf_data(&ws->msg), lem_buf_len(&ws->msg));
+	push_kind(P, ws->msg_op);
+	lem_buf_free(&ws->msg);
+	return -2;
+}
+
+/* recv_more: the connection ended (no results can be that many) */
+#define RECV_END (-100)
+
+/* more bytes into the stream's buffer: 1, 0 to wait, RECV_END at the
+ * end of the connection, or -results */
+static int
+recv_more(lua_State *P, struct stream *s, struct ws *ws, size_t have)
+{
+	size_t want, avail;
+	char *dst;
+	ssize_t r;
+	int err = 0;
+
+	if (!(s->flags & SF_OPEN))
+		return RECV_END;
+	if (!ws->in_frame)
+		want = LEM_WS_HEADER_MAX;
+	else if (ws->f_left - have > READ_CHUNK)
+		want = READ_CHUNK;
+	else
+		want = (size_t)(ws->f_left - have);
+	dst = lem_buf_space(&s->in, want < 4096 ? 4096 : want, &avail);
+	if (dst == NULL)
+		return -lem_strerror(P, ENOMEM);
+	r = stream_recv(s, dst, avail, &err);
+	lem_buf_commit(&s->in, r > 0 ? (size_t)r : 0);
+	if (r > 0)
+		return 1;
+	if (r == -1)
+		return 0;
+	if (r == 0) {
+		stream_shut(s, 0);
+		return RECV_END;
+	}
+	return -lem_strerror(P, err);
+}
+
 static int
 recv_step(lua_State *P, struct stream *s)
 {
 	struct ws *ws = s->u.ext;
-	unsigned int flags = ws->server ? LEM_WS_SERVER : 0;
 
 	for (;;) {
 		size_t have = lem_buf_len(&s->in);
 		unsigned char *buf = (unsigned char *)lem_buf_data(&s->in);
-		size_t want;
-		ssize_t r;
-		int err = 0;
+		int r;
 
-		if (ws->got_close) {
-			lua_pushnil(P);
-			lua_pushliteral(P, "closed");
-			lua_pushinteger(P, (lua_Integer)(ws->close_code ?
-						ws->close_code : 1006));
-			lua_pushliteral(P, "");
-			return 4;
-		}
-		if (!ws->in_frame && have > 0) {
-			int n = lem_ws_frame_parse(&ws->f, buf, have, flags);
-			int op;
-
-			if (n < 0)
-				return ws_fail(P, ws, 1002, "protocol error");
-			if (n > 0) {
-				op = lem_ws_frame_sequence(&ws->message, &ws->f);
-				if (op < 0)
-					return ws_fail(P, ws, 1002, "protocol error");
-				if (ws->f.opcode < LEM_WS_CLOSE &&
-						lem_buf_len(&ws->msg) + ws->f.len >
-						ws->max_message)
-					return ws_fail(P, ws, 1009, "too large");
-				if (ws->f.opcode == LEM_WS_TEXT ||
-						ws->f.opcode == LEM_WS_BINARY) {
-					struct lem_utf8 u = LEM_UTF8_INIT;
-
-					ws->utf8 = u;
-					ws->msg_op = ws->f.opcode;
-				}
-				lem_buf_consume(&s->in, (size_t)n);
-				ws->in_frame = 1;
-				ws->f_left = ws->f.len;
-				ws->f_off = 0;
-				ws->ctl_len = 0;
-				continue;
-			}
-		}
-		if (ws->in_frame && ws->f.opcode >= LEM_WS_CLOSE) {
-			if (have >= ws->f_left) {
-				size_t n = (size_t)ws->f_left;
-
-				memcpy(ws->ctl, buf, n);
-				if (ws->f.masked)
-					lem_ws_mask((unsigned char *)ws->ctl,
-							(unsigned char *)ws->ctl, n,
-							ws->f.mask, 0);
-				ws->ctl_len = (unsigned char)n;
-				lem_buf_consume(&s->in, n);
-				ws->in_frame = 0;
-				n = (size_t)ws_control(P, ws);
-				if (n > 0)
-					return (int)n;
-				continue;
-			}
-		} else if (ws->in_frame && (have > 0 || ws->f_left == 0)) {
-			size_t n = have < ws->f_left ? have : (size_t)ws->f_left;
-			int text = ws->msg_op == LEM_WS_TEXT;
-			int kind = ws->msg_op;
-			unsigned char *p;
-
-			/* the whole message in one frame, all here: no copy */
-			if (ws->f.fin && ws->f_off == 0 && n == ws->f_left &&
-					lem_buf_len(&ws->msg) == 0) {
-				if (ws->f.masked)
-					lem_ws_mask(buf, buf, n, ws->f.mask, 0);
-				if (text && (lem_utf8_check(&ws->utf8, buf, n) < 0 ||
-						!lem_utf8_done(&ws->utf8))) {
-					lem_buf_consume(&s->in, n);
-					ws->in_frame = 0;
-					return ws_fail(P, ws, 1007, "protocol error");
-				}
-				lua_pushlstring(P, (const char *)buf, n);
-				push_kind(P, kind);
-				lem_buf_consume(&s->in, n);
-				ws->in_frame = 0;
-				ws->message = 0;
-				return 2;
-			}
-			if (lem_buf_append(&ws->msg, (const char *)buf, n) < 0)
-				return lem_strerror(P, ENOMEM);
-			lem_buf_consume(&s->in, n);
-			p = (unsigned char *)lem_buf_data(&ws->msg) +
-				lem_buf_len(&ws->msg) - n;
-			if (ws->f.masked)
-				lem_ws_mask(p, p, n, ws->f.mask, ws->f_off);
-			if (text && lem_utf8_check(&ws->utf8, p, n) < 0) {
-				ws->in_frame = 0;
-				return ws_fail(P, ws, 1007, "protocol error");
-			}
-			ws->f_left -= n;
-			ws->f_off += n;
-			if (ws->f_left == 0) {
-				ws->in_frame = 0;
-				if (ws->f.fin) {
-					if (text && !lem_utf8_done(&ws->utf8))
-						return ws_fail(P, ws, 1007,
-								"protocol error");
-					lua_pushlstring(P, lem_buf_data(&ws->msg),
-							lem_buf_len(&ws->msg));
-					push_kind(P, kind);
-					lem_buf_free(&ws->msg);
-					return 2;
-				}
-			}
-			continue;
-		}
-		/* more bytes */
-		if (!(s->flags & SF_OPEN))
-			goto gone;
-		if (!ws->in_frame)
-			want = LEM_WS_HEADER_MAX;
+		if (ws->got_close)
+			return push_closed(P, ws->close_code ?
+					ws->close_code : 1006);
+		if (!ws->in_frame && have > 0)
+			r = recv_header(P, s, ws, buf, have);
+		else if (ws->in_frame && ws->f.opcode >= LEM_WS_CLOSE &&
+				have >= ws->f_left)
+			r = recv_control(P, s, ws, buf);
+		else if (ws->in_frame && ws->f.opcode < LEM_WS_CLOSE &&
+				(have > 0 || ws->f_left == 0))
+			r = recv_data(P, s, ws, buf, have < ws->f_left ?
+					have : (size_t)ws->f_left);
 		else
-			want = ws->f_left - have > READ_CHUNK ? READ_CHUNK :
-				(size_t)(ws->f_left - have);
-		{
-			size_t avail;
-			char *dst = lem_buf_space(&s->in, want < 4096 ? 4096 : want,
-					&avail);
-
-			if (dst == NULL)
-				return lem_strerror(P, ENOMEM);
-			r = stream_recv(s, dst, avail, &err);
-			lem_buf_commit(&s->in, r > 0 ? (size_t)r : 0);
-		}
-		if (r > 0)
-			continue;
-		if (r == -1)
+			r = 0;
+		if (r == 0)
+			r = recv_more(P, s, ws, have);
+		if (r == RECV_END)
+			break;          /* the end of the connection */
+		if (r < 0)
+			return -r;
+		if (r == 0)
 			return 0;
-		if (r == 0) {
-			stream_shut(s, 0);
-			goto gone;
-		}
-		return lem_strerror(P, err);
 	}
-gone:
 	/* the TCP connection ended without a close frame */
 	ws->got_close = 1;
 	ws->broken = 1;
 	lem_buf_free(&ws->msg);
-	lua_pushnil(P);
-	lua_pushliteral(P, "closed");
-	lua_pushinteger(P, 1006);
-	lua_pushliteral(P, "");
-	return 4;
+	return push_closed(P, 1006);
 }
 
 static const struct stream_op recv_op = { recv_step, EV_READ, NULL, NULL };
