@@ -191,25 +191,30 @@ o, e, st = sh(LEM .. [[ -e 'io.write(tostring(arg), " ")' ]] ..
 	tap.quote(tap.writefile(tap.tmpname('.lua'), 'io.write(type(arg), " ", arg[1])')) .. ' one')
 tap.is(o, 'nil table one', 'arg is not set during -e, and is set for the script')
 
--- descriptors 0-2 closed at start: /dev/null takes their place
-o, e, st = sh(LEM .. [[ -e 'local f = io.open("/proc/self/fd/1") print("x")' <&- >&- 2>&-; echo "st=$?"]])
-tap.is(o, 'st=0\n', 'lem runs with 0-2 closed')
-do
-	local report = tap.tmpname('.fds')
-	local script = tap.writefile(tap.tmpname('.lua'), [[
-		local s = require('lem.streams').tcp_listen('127.0.0.1', 0)
-		local f = io.open(']] .. report .. [[', 'w')
-		for i = 0, 2 do
-			local p = io.popen('readlink /proc/' ..
-				io.open('/proc/self/stat'):read('*n') .. '/fd/' .. i)
-			f:write(p:read('*l'), ' ')
-			p:close()
-		end
-		f:close()
-	]])
-	sh(LEM .. ' ' .. script .. ' <&- >&- 2>&-')
-	tap.is(tap.readfile(report), '/dev/null /dev/null /dev/null ',
-		'what lem opens does not land on 0-2')
+-- descriptors 0-2 closed at start: /dev/null takes their place (not
+-- under valgrind, which wants its own output descriptor)
+if (tap.readfile(tap.lem) or ''):find('valgrind', 1, true) then
+	tap.skip(2, 'valgrind needs descriptor 2')
+else
+	o, e, st = sh(LEM .. [[ -e 'local f = io.open("/proc/self/fd/1") print("x")' <&- >&- 2>&-; echo "st=$?"]])
+	tap.is(o, 'st=0\n', 'lem runs with 0-2 closed')
+	do
+		local report = tap.tmpname('.fds')
+		local script = tap.writefile(tap.tmpname('.lua'), [[
+			local s = require('lem.streams').tcp_listen('127.0.0.1', 0)
+			local f = io.open(']] .. report .. [[', 'w')
+			for i = 0, 2 do
+				local p = io.popen('readlink /proc/' ..
+					io.open('/proc/self/stat'):read('*n') .. '/fd/' .. i)
+				f:write(p:read('*l'), ' ')
+				p:close()
+			end
+			f:close()
+		]])
+		sh(LEM .. ' ' .. script .. ' <&- >&- 2>&-')
+		tap.is(tap.readfile(report), '/dev/null /dev/null /dev/null ',
+			'what lem opens does not land on 0-2')
+	end
 end
 
 -- the traceback of an uncaught error shows where it happened
