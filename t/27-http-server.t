@@ -6,7 +6,7 @@ local utils = require 'lem.utils'
 local streams = require 'lem.streams'
 local http = require 'lem.http'
 
-tap.plan(121, 90)
+tap.plan(125, 90)
 
 local timeout = utils.timeout
 
@@ -460,6 +460,43 @@ utils.sleep(0.1)
 tap.same(tap.pack(timeout(10, srv.close, srv, 0.2)), { true }, 'close(grace) interrupts what is left after grace seconds')
 tap.is(timeout(5, busy.read, busy, '*a'), '', 'the interrupted connection is closed')
 busy:close()
+
+-- res:sendfile: whole, a part, inside a chunked answer, for HEAD
+local sfpath = tap.tmpname('.bin')
+tap.writefile(sfpath, ('abcdefghij'):rep(10000))
+srv, port = server(function(req, res)
+	local f = assert(streams.sendfile(sfpath))
+	if req.path == '/whole' then
+		res:sendfile(f)
+	elseif req.path == '/part' then
+		res:sendfile(f, 5, 10)
+	elseif req.path == '/chunked' then
+		res:start(200)
+		res:write('<')
+		res:sendfile(f, 0, 3)
+		res:write('>')
+		res:finish()
+	end
+	f:close()
+end)
+c = connect(port)
+c:write(GET:format('/whole'))
+st, h, body = response(c)
+tap.same({ st, h['content-length'], #body, body:sub(1, 12) }, { 200, '100000', 100000, 'abcdefghijab' },
+	'res:sendfile(file): 200 with the file\'s length and bytes')
+c:write(GET:format('/part'))
+st, h, body = response(c)
+tap.same({ h['content-length'], body }, { '10', 'fghijabcde' }, 'res:sendfile(file, offset, length)')
+c:write(GET:format('/chunked'))
+st, h, body = response(c)
+tap.same({ h['transfer-encoding'], body }, { 'chunked', '<abc>' }, 'res:sendfile inside a chunked answer')
+c:write('HEAD /whole HTTP/1.1\r\nHost: x\r\n\r\n')
+st, h, body = response(c, true)
+c:write(GET:format('/part'))
+local st3, h3, body3 = response(c)
+tap.same({ h['content-length'], body3 }, { '100000', 'fghijabcde' }, 'res:sendfile for HEAD: the length, no body')
+c:close()
+srv:close()
 
 -- srv:close(grace) on SIGTERM (lem.signal) loses no answer in flight
 local has_signal = pcall(require, 'lem.signal')
