@@ -78,5 +78,18 @@ luaopen_lem_streams(lua_State *T)
 	lua_setfield(T, -2, "SendFile");
 	dgram_open_methods(T);
 	lua_setfield(T, -2, "Datagram");
+
+	/* what lem.http and lem.websocket use: registry
+	 * "lem.streams.internal", fields http and websocket */
+	lua_getfield(T, LUA_REGISTRYINDEX, "lem.streams.internal");
+	if (!lua_istable(T, -1)) {
+		lua_pop(T, 1);
+		lua_newtable(T);
+		lua_pushvalue(T, -1);
+		lua_setfield(T, LUA_REGISTRYINDEX, "lem.streams.internal");
+	}
+	http_internal_register(T, lua_gettop(T));
+	ws_internal_register(T, lua_gettop(T));
+	lua_pop(T, 1);
 	return 1;
 }
