@@ -261,6 +261,13 @@ lem_checkudata(lua_State *T, int idx, int mt, const char *tname)
 }
 
 /*
+ * The string argument at idx, for a system call that takes a C string (a
+ * path, a host, a command): one with a zero byte inside would be cut
+ * there without a word, so it raises "string contains a zero byte".
+ */
+const char *lem_checkcstring(lua_State *T, int idx);
+
+/*
  * Push a new metatable registered as tname (luaL_newmetatable), with
  * __index set to itself and the functions of methods (a luaL_Reg list
  * ending in NULL) stored in it as closures over it: each method finds

@@ -36,3 +36,14 @@ lem_newmetatable(lua_State *T, const char *tname, const luaL_Reg *methods)
 		lua_setfield(T, -2, methods->name);
 	}
 }
+
+const char *
+lem_checkcstring(lua_State *T, int idx)
+{
+	size_t len;
+	const char *s = luaL_checklstring(T, idx, &len);
+
+	if (strlen(s) != len)
+		luaL_argerror(T, idx, "string contains a zero byte");
+	return s;
+}

@@ -3,7 +3,7 @@ local tap = dofile((arg[0]:match('^(.*)/') or '.') .. '/tap.lua')
 local utils = require 'lem.utils'
 local streams = require 'lem.streams'
 
-tap.plan(37, 60)
+tap.plan(57, 90)
 
 local nfds = tap.nfds
 streams.popen('true'):close()
@@ -83,50 +83,111 @@ tap.is(a:read('*l'), 'user2: after that\n', '... and the others go on talking')
 a:close() b:close()
 stop(p, pid)
 
--- file server
+-- file server (lem.http)
 local dir = tap.tmpname()
 os.execute('mkdir -p ' .. dir)
 local content = string.rep('0123456789', 100000)
 tap.writefile(dir .. '/f.bin', content)
+tap.writefile(dir .. '/index.html', '<p>index</p>')
 port, p, pid, banner = start('fileserver.lua', dir)
 tap.like(banner, 'serving', 'fileserver.lua starts')
-c = assert(streams.tcp_connect('127.0.0.1', port))
-c:write('GET /f.bin HTTP/1.1\r\nHost: x\r\n\r\n')
-local resp, body = c:read('*a')
-tap.ok(resp and resp:find('^HTTP/1.1 200') and resp:sub(-#content) == content and
-	resp:find('Content%-Length: 1000000'), 'fileserver.lua serves a file',
-	resp and resp:sub(1, 100))
-c = assert(streams.tcp_connect('127.0.0.1', port))
-c:write('GET /missing HTTP/1.1\r\n\r\n')
-tap.like(c:read('*a'), '^HTTP/1.1 404', '... and says 404 for a missing one')
 -- one request on a new connection: the whole answer, and what follows
 -- the header
 local function ask(req)
 	local x = assert(streams.tcp_connect('127.0.0.1', port))
 	x:write(req)
-	local r = x:read('*a') or ''
+	local r = utils.timeout(20, x.read, x, '*a') or ''
+	x:close()
 	return r, r:match('\r\n\r\n(.*)$')
 end
-resp, body = ask('HEAD /missing HTTP/1.1\r\nHost: x\r\n\r\n')
+local function GET(path, extra)
+	return 'GET ' .. path .. ' HTTP/1.1\r\nHost: x\r\nConnection: close\r\n' ..
+		(extra or '') .. '\r\n'
+end
+local resp, body = ask(GET('/f.bin'))
+tap.ok(resp:find('^HTTP/1.1 200') and body == content and
+	resp:find('Content%-Length: 1000000'), 'fileserver.lua serves a file',
+	resp:sub(1, 100))
+tap.like(ask(GET('/missing')), '^HTTP/1.1 404', '... and says 404 for a missing one')
+resp, body = ask('HEAD /missing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
 tap.ok(resp:find('^HTTP/1.1 404') and resp:find('Content%-Length: %d+\r\n') and
 	body == '', 'HEAD of a missing file: 404 without a body', resp)
-resp, body = ask('HEAD /../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n')
+resp, body = ask('HEAD /../etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
 tap.ok(resp:find('^HTTP/1.1 403') and body == '', 'HEAD with ..: 403 without a body', resp)
-resp, body = ask('HEAD /f.bin HTTP/1.1\r\nHost: x\r\n\r\n')
+tap.like(ask(GET('/%2e%2e/etc/passwd')), '^HTTP/1.1 403', 'an encoded ..: 403')
+resp, body = ask('HEAD /f.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
 tap.ok(resp:find('^HTTP/1.1 200') and resp:find('Content%-Length: 1000000\r\n') and
 	body == '', 'HEAD of a file: 200, its length, no body', resp)
-resp, body = ask('POST /f.bin HTTP/1.1\r\nHost: x\r\n\r\n')
+resp, body = ask('POST /f.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
 tap.ok(resp:find('^HTTP/1.1 405') and resp:find('\r\nAllow: GET, HEAD\r\n') and
 	body ~= '', '405 says Allow: GET, HEAD', resp)
 os.execute('mkfifo ' .. dir .. '/fifo')
-resp = ask('GET /fifo HTTP/1.1\r\nHost: x\r\n\r\n')
-tap.like(resp, '^HTTP/1.1 403', 'GET of a FIFO: 403 at once, the server does not freeze')
-resp = ask('GET /f\0.bin HTTP/1.1\r\nHost: x\r\n\r\n')
-tap.like(resp, '^HTTP/1.1 400', 'a zero byte in the path: 400')
-resp = ask('GET /f.bin HTTP/1.1\r\nHost: x\r\n\r\n')
-tap.ok(resp:sub(-#content) == content, '... and the server still serves files')
+tap.like(ask(GET('/fifo')), '^HTTP/1.1 403', 'GET of a FIFO: 403 at once, the server does not freeze')
+tap.like(ask(GET('/f\0.bin')), '^HTTP/1.1 400', 'a zero byte in the path: 400')
+tap.like(ask(GET('/f%00.bin')), '^HTTP/1.1 400', 'an encoded zero byte: 400')
+resp, body = ask(GET('/f.bin', 'Range: bytes=10-19\r\n'))
+tap.ok(resp:find('^HTTP/1.1 206') and resp:find('Content%-Range: bytes 10%-19/1000000\r\n') and
+	body == '0123456789', 'a range: 206 with its bytes', resp:sub(1, 200))
+resp, body = ask(GET('/f.bin', 'Range: bytes=-5\r\n'))
+tap.is(body, '56789', 'a suffix range')
+tap.like(ask(GET('/f.bin', 'Range: bytes=2000000-\r\n')), '^HTTP/1.1 416', 'a range past the end: 416')
+resp, body = ask(GET('/'))
+tap.is(body, '<p>index</p>', '/ serves index.html')
+if pcall(require, 'lem.fs') then
+	resp = ask(GET('/f.bin'))
+	local lm = resp:match('Last%-Modified: ([^\r]+)')
+	tap.ok(lm ~= nil, 'Last-Modified is sent')
+	tap.like(ask(GET('/f.bin', 'If-Modified-Since: ' .. tostring(lm) .. '\r\n')), '^HTTP/1.1 304', 'If-Modified-Since the same time: 304')
+else
+	tap.skip(2, 'lem.fs not there: no modification times')
+end
+-- keep-alive with sendfile: two files on one connection
+c = assert(streams.tcp_connect('127.0.0.1', port))
+c:write('GET /index.html HTTP/1.1\r\nHost: x\r\n\r\nGET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+resp = utils.timeout(20, c.read, c, '*a') or ''
+c:close()
+local _, nanswers = resp:gsub('<p>index</p>', '')
+tap.is(nanswers, 2, 'two files on one kept-alive connection')
 stop(p, pid)
 os.execute('rm -rf ' .. dir)
+
+-- the JSON API
+port, p, pid, banner = start('json-api.lua')
+tap.like(banner, 'json api on port', 'json-api.lua starts')
+local http = require 'lem.http'
+local api = 'http://127.0.0.1:' .. port
+local r = assert(http.request('POST', api .. '/notes', { ['Content-Type'] = 'application/json' },
+	'{"text": "buy milk \\u00e9"}'))
+tap.same({ r.status, r.headers.location, r:body() }, { 201, '/notes/1', '{"id":1,"text":"buy milk \195\169"}\n' },
+	'POST /notes creates a note')
+r = assert(http.request('GET', api .. '/notes'))
+tap.is(r:body(), '[{"id":1,"text":"buy milk \195\169"}]\n', 'GET /notes lists it')
+r = assert(http.request('POST', api .. '/notes', nil, '{"text": '))
+tap.same({ r.status, (r:body():match('invalid JSON')) }, { 400, 'invalid JSON' }, 'invalid JSON: 400')
+r = assert(http.request('DELETE', api .. '/notes/1'))
+tap.same({ r.status, r:body() }, { 204, '' }, 'DELETE: 204')
+r = assert(http.request('GET', api .. '/notes/1'))
+tap.is(r.status, 404, 'then it is gone')
+r:body()
+stop(p, pid)
+
+-- the WebSocket chat
+port, p, pid, banner = start('wschat.lua')
+tap.like(banner, 'websocket chat on port', 'wschat.lua starts')
+local websocket = require 'lem.websocket'
+r = assert(http.request('GET', 'http://127.0.0.1:' .. port .. '/'))
+tap.like(r:body(), 'new WebSocket', 'GET / gives the page')
+local w1 = assert(websocket.connect('ws://127.0.0.1:' .. port .. '/ws'))
+tap.is(w1:receive(), '* welcome, user1', 'a member is welcomed')
+local w2 = assert(websocket.connect('ws://127.0.0.1:' .. port .. '/ws'))
+w2:receive()
+tap.is(w1:receive(), '* user2 joined', 'the first member hears of the second')
+w2:send('hi there')
+tap.is(w1:receive(), 'user2: hi there', 'a message reaches the others')
+w2:close()
+tap.is(w1:receive(), '* user2 left', 'and a member leaving is told')
+w1:close()
+stop(p, pid)
 
 -- unix-echo: a path, the mode, credentials in the log; an abstract name
 local sock = tap.tmpname('.sock')
@@ -229,6 +290,7 @@ tap.ok(head and not head:find('Connection') and b1 == 'Hello, World!\n' and
 	'HTTP/1.1: kept alive, closed after a request with Connection: close', resp)
 c:close()
 stop(p, pid)
+http.close_idle()
 collectgarbage() collectgarbage()
 local n = nfds()
 if n ~= fds0 then tap.diag(tap.fdlist()) end

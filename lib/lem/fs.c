@@ -792,17 +792,6 @@ job_new(int op, const char *path, const char *path2)
 
 /* ------------------------------------------------------- arguments */
 
-static const char *
-check_path(lua_State *T, int idx)
-{
-	size_t len;
-	const char *s = luaL_checklstring(T, idx, &len);
-
-	if (strlen(s) != len)
-		luaL_argerror(T, idx, "string contains a zero byte");
-	return s;
-}
-
 /* permissions: an octal string ('0644', '755') or a number 0-07777 */
 static mode_t
 check_perm(lua_State *T, int idx, mode_t def)
@@ -902,7 +891,7 @@ path_job(lua_State *T, int op, const char *path, const char *path2,
 static int
 fs_path1(lua_State *T, int op)
 {
-	const char *path = check_path(T, 1);
+	const char *path = lem_checkcstring(T, 1);
 
 	lua_settop(T, 1);
 	return path_job(T, op, path, NULL, 0, NULL, 0);
@@ -911,7 +900,7 @@ fs_path1(lua_State *T, int op)
 static int
 fs_path2(lua_State *T, int op)
 {
-	const char *a = check_path(T, 1), *b = check_path(T, 2);
+	const char *a = lem_checkcstring(T, 1), *b = lem_checkcstring(T, 2);
 
 	lua_settop(T, 2);
 	return path_job(T, op, a, b, 0, NULL, 0);
@@ -933,7 +922,7 @@ static int fs_symlink(lua_State *T)  { return fs_path2(T, OP_SYMLINK); }
 static int
 fs_mkdir(lua_State *T)
 {
-	const char *path = check_path(T, 1);
+	const char *path = lem_checkcstring(T, 1);
 	mode_t mode = check_perm(T, 2, 0777);
 
 	lua_settop(T, 2);
@@ -944,7 +933,7 @@ fs_mkdir(lua_State *T)
 static int
 fs_chmod(lua_State *T)
 {
-	const char *path = check_path(T, 1);
+	const char *path = lem_checkcstring(T, 1);
 	mode_t mode;
 
 	luaL_checkany(T, 2);
@@ -957,7 +946,7 @@ fs_chmod(lua_State *T)
 static int
 fs_writefile(lua_State *T)
 {
-	const char *path = check_path(T, 1);
+	const char *path = lem_checkcstring(T, 1);
 	size_t len;
 	const char *data = luaL_checklstring(T, 2, &len);
 
@@ -1027,7 +1016,7 @@ file_new(lua_State *T, int mt)
 static int
 fs_open(lua_State *T)
 {
-	const char *path = check_path(T, 1);
+	const char *path = lem_checkcstring(T, 1);
 	size_t ml;
 	const char *mode = luaL_optlstring(T, 2, "r", &ml);
 	mode_t perm = check_perm(T, 3, 0666);

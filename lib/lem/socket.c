@@ -281,28 +281,12 @@ sock_return_later(lua_State *T, int n)
 	return ret;
 }
 
-/*
- * A string the system gets as a C string (a host, a service): one with a
- * zero byte inside would be cut there without a word, so it raises, with
- * lem.streams' words.
- */
-static const char *
-cstring_check(lua_State *T, int idx)
-{
-	size_t len;
-	const char *s = luaL_checklstring(T, idx, &len);
-
-	if (strlen(s) != len)
-		luaL_argerror(T, idx, "string contains a zero byte");
-	return s;
-}
-
 /* a port argument: a number or a string (raises otherwise) */
 static void
 port_check(lua_State *T, int idx)
 {
 	if (lua_type(T, idx) != LUA_TNUMBER)
-		cstring_check(T, idx);
+		lem_checkcstring(T, idx);
 }
 
 /*
@@ -1496,7 +1480,7 @@ tcp_connect(lua_State *T)
 {
 	struct tsock *s = tsock_check(T, M_ANY, "tcp{any} expected");
 
-	cstring_check(T, 2);
+	lem_checkcstring(T, 2);
 	port_check(T, 3);
 	if (s->flags & F_CLOSED)
 		return lem_closed(T);
@@ -1515,7 +1499,7 @@ tcp_bind(lua_State *T)
 {
 	struct tsock *s = tsock_check(T, M_MASTER, "tcp{master} expected");
 
-	cstring_check(T, 2);
+	lem_checkcstring(T, 2);
 	port_check(T, 3);
 	if (s->flags & F_CLOSED)
 		return lem_closed(T);
@@ -2092,11 +2076,11 @@ socket_connect(lua_State *T)
 	int bind, family;
 	struct tsock *s;
 
-	cstring_check(T, 1);
+	lem_checkcstring(T, 1);
 	port_check(T, 2);
 	bind = !lua_isnoneornil(T, 3);
 	if (bind)
-		cstring_check(T, 3);
+		lem_checkcstring(T, 3);
 	if (bind && !lua_isnoneornil(T, 4))
 		port_check(T, 4);
 	family = fam_v[luaL_checkoption(T, 5, "unspec", fams)];
@@ -2119,7 +2103,7 @@ socket_bind(lua_State *T)
 	struct tsock *s;
 	int backlog;
 
-	cstring_check(T, 1);
+	lem_checkcstring(T, 1);
 	port_check(T, 2);
 	backlog = backlog_arg(T, 3);
 	lua_settop(T, 3);
@@ -2298,7 +2282,7 @@ toip_done(struct lookup *lk)
 static int
 dns_toip(lua_State *T)
 {
-	const char *host = cstring_check(T, 1);
+	const char *host = lem_checkcstring(T, 1);
 	struct lem_wait w0 = LEM_WAIT_INIT;
 	struct addrinfo hints;
 	struct in_addr a4;

@@ -36,7 +36,7 @@ streams_checkport(lua_State *T, int idx, char *buf, int *numeric)
 
 	if (lua_type(T, idx) != LUA_TNUMBER) {
 		/* before lua_isnumber, which would read '80\0x' as 80 */
-		const char *name = streams_checkcstring(T, idx);
+		const char *name = lem_checkcstring(T, idx);
 
 		if (!lua_isnumber(T, idx)) {
 			*numeric = 0;

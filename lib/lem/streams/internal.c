@@ -23,6 +23,11 @@
  *
  * They are not part of the Lua API: a module gets them with
  * require 'lem.streams' and then the registry field.
+ *
+ * The same table has the C halves of lem.http (field http, from
+ * lib/lem/http/conn.c) and lem.websocket (field websocket, from
+ * lib/lem/websocket/conn.c), which are built into lem.streams because
+ * their operations work on the insides of a Stream; module.c adds them.
  */
 #include "streams.h"
 

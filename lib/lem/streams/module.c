@@ -11,23 +11,6 @@
 #include <string.h>
 
 
-/*
- * A string argument that the system gets as a C string (a path, a
- * command, a host, a port): one with a zero byte inside would be cut
- * there without a word ('/etc/passwd\0.txt' opened /etc/passwd), so it
- * raises, with the same words everywhere.
- */
-const char *
-streams_checkcstring(lua_State *T, int idx)
-{
-	size_t len;
-	const char *s = luaL_checklstring(T, idx, &len);
-
-	if (strlen(s) != len)
-		luaL_argerror(T, idx, "string contains a zero byte");
-	return s;
-}
-
 /* ----------------------------------------------------------- module */
 
 static const luaL_Reg streams_functions[] = {
@@ -109,5 +92,18 @@ luaopen_lem_streams(lua_State *T)
 	lua_setfield(T, -2, "SendFile");
 	dgram_open_methods(T);
 	lua_setfield(T, -2, "Datagram");
+
+	/* what lem.http and lem.websocket use: registry
+	 * "lem.streams.internal", fields http and websocket */
+	lua_getfield(T, LUA_REGISTRYINDEX, "lem.streams.internal");
+	if (!lua_istable(T, -1)) {
+		lua_pop(T, 1);
+		lua_newtable(T);
+		lua_pushvalue(T, -1);
+		lua_setfield(T, LUA_REGISTRYINDEX, "lem.streams.internal");
+	}
+	http_internal_register(T, lua_gettop(T));
+	ws_internal_register(T, lua_gettop(T));
+	lua_pop(T, 1);
 	return 1;
 }

@@ -35,7 +35,7 @@ open_unix(lua_State *T, struct stream *s, const char *path)
 int
 streams_open(lua_State *T)
 {
-	const char *path = streams_checkcstring(T, 1);
+	const char *path = lem_checkcstring(T, 1);
 	size_t mlen;
 	const char *mode = luaL_optlstring(T, 2, "r", &mlen);
 	const char *m = mode;

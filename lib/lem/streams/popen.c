@@ -95,7 +95,7 @@ child_exec(const char *cmd, int fd, int target)
 int
 streams_popen(lua_State *T)
 {
-	const char *cmd = streams_checkcstring(T, 1);
+	const char *cmd = lem_checkcstring(T, 1);
 	size_t mlen;
 	const char *mode = luaL_optlstring(T, 2, "r", &mlen);
 	struct stream *s;

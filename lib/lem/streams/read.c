@@ -15,9 +15,10 @@
  * count, 0 at the end of the stream (a peer that reset or went away
  * included), -1 if it would block, -2 on another error.  A short read
  * means the kernel has nothing more right now, so the next attempt waits
- * for readiness first instead of asking again.
+ * for readiness first instead of asking again.  lem.http and
+ * lem.websocket read through it too.
  */
-static ssize_t
+ssize_t
 stream_recv(void *ud, char *dst, size_t len, int *err)
 {
 	struct stream *s = ud;

@@ -139,7 +139,7 @@ sf_cancel(struct lem_wait *w, lua_State *T)
 int
 streams_sendfile(lua_State *T)
 {
-	const char *path = streams_checkcstring(T, 1);
+	const char *path = lem_checkcstring(T, 1);
 	size_t len = strlen(path);
 	struct sfile *f;
 	struct sf_wait *sw;

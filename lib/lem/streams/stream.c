@@ -334,9 +334,9 @@ stream_start(lua_State *T, struct stream *s, const struct stream_op *op)
 /*
  * lem_wait() raises where T cannot wait (a metamethod, say): the
  * operation it was for is then left behind, not waited for; the next
- * start on the stream ends it.
+ * start on the stream ends it (lem.http and lem.websocket call it too).
  */
-static void
+void
 stream_reset(struct stream *s)
 {
 	if (s->op != NULL && !lem_waiting(&s->wait))

@@ -149,6 +149,8 @@ struct stream {
 	unsigned char want;     /* events the transport waits for; 0: op's */
 	union {
 		size_t want;    /* read(n): bytes; read('*l'): scanned */
+		void *ext;      /* an operation of lem.http or lem.websocket:
+				 * its object (http/conn.c, websocket/conn.c) */
 		struct {        /* write */
 			const char *data;
 			size_t len, sent;
@@ -254,6 +256,7 @@ void stream_watch_stop(struct stream *s);
 void stream_setfd(struct stream *s, int fd, unsigned char flags);
 int stream_set_nonblock(int fd);
 struct stream *stream_check(lua_State *T);      /* self of a method */
+void stream_reset(struct stream *s);    /* forget an operation left behind */
 int stream_start(lua_State *T, struct stream *s, const struct stream_op *op);
 void stream_continue(struct stream *s);         /* run the step again */
 int stream_shut(struct stream *s, int gc);      /* 0 or -errno of close */
@@ -268,6 +271,7 @@ void stream_open_methods(lua_State *T);
 extern const struct stream_op stream_op_read, stream_op_read_n,
 	stream_op_read_line, stream_op_read_all;
 int stream_read(lua_State *T);
+ssize_t stream_recv(void *ud, char *dst, size_t len, int *err);
 
 /* write.c */
 int stream_write(lua_State *T);
@@ -340,11 +344,17 @@ int streams_bind(const struct sockaddr *sa, socklen_t len, int dual,
 		const struct bind_opts *o);
 int streams_bind_any(int port, const struct bind_opts *o);
 
-/* module.c */
-const char *streams_checkcstring(lua_State *T, int idx);
-
 /* internal.c: registry["lem.streams.internal"], for other modules */
 void streams_internal_register(lua_State *T);
+
+/*
+ * lib/lem/http/conn.c and lib/lem/websocket/conn.c, built into this
+ * module: the C halves of lem.http and lem.websocket, whose Lua halves
+ * (lib/lem/http.lua, lib/lem/websocket.lua) find them in the table
+ * "lem.streams.internal" of the registry, fields http and websocket.
+ */
+void http_internal_register(lua_State *T, int internal);
+void ws_internal_register(lua_State *T, int internal);
 
 /*
  * One buffer for every read that starts with nothing stored: the bytes

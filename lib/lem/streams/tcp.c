@@ -149,7 +149,7 @@ static const char *const connect_options[] = { "nodelay", NULL };
 int
 streams_tcp_connect(lua_State *T)
 {
-	const char *host = streams_checkcstring(T, 1);
+	const char *host = lem_checkcstring(T, 1);
 	char pbuf[8];
 	int numeric, nodelay;
 	const char *port = streams_checkport(T, 2, pbuf, &numeric);
@@ -256,7 +256,7 @@ static const char *const listen_options[] = {
 int
 streams_tcp_listen(lua_State *T)
 {
-	const char *addr = streams_checkcstring(T, 1);
+	const char *addr = lem_checkcstring(T, 1);
 	char pbuf[8];
 	int numeric, backlog, reuseport, nodelay, rc, ret;
 	const char *port = streams_checkport(T, 2, pbuf, &numeric);

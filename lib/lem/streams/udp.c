@@ -311,7 +311,7 @@ dgram_make_cancel(struct lem_wait *w, lua_State *T)
 static int
 dgram_make(lua_State *T, int connect_to)
 {
-	const char *host = streams_checkcstring(T, 1);
+	const char *host = lem_checkcstring(T, 1);
 	char pbuf[8];
 	int numeric, rc, ret;
 	const char *port = streams_checkport(T, 2, pbuf, &numeric);
@@ -605,7 +605,7 @@ dgram_send(lua_State *T)
 	struct lookup *lk = NULL;
 
 	if (!lua_isnoneornil(T, 3) || !lua_isnoneornil(T, 4)) {
-		host = streams_checkcstring(T, 3);
+		host = lem_checkcstring(T, 3);
 		if (!numeric_port(T, 4, &pnum)) {
 			port = streams_checkport(T, 4, pbuf, &numeric);
 			if (numeric)

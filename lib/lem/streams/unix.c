@@ -174,7 +174,7 @@ static const struct stream_op unix_connect_op = {
 int
 streams_unix_connect(lua_State *T)
 {
-	const char *path = streams_checkcstring(T, 1);
+	const char *path = lem_checkcstring(T, 1);
 	struct unix_retry *r;
 	struct stream *s;
 	size_t len;
@@ -312,7 +312,7 @@ static const char *const unix_listen_options[] = { "backlog", NULL };
 int
 streams_unix_listen(lua_State *T)
 {
-	const char *path = streams_checkcstring(T, 1);
+	const char *path = lem_checkcstring(T, 1);
 	int mode = checkmode(T, 2), backlog, fd = -1, rc, err;
 	struct sockaddr_storage ss;
 	socklen_t len;
