@@ -310,6 +310,17 @@ local function check_options(options)
 	return o
 end
 
+-- the tls option: a lem.tls server context; lem.tls, or nil when it is
+-- not built
+local function check_tls(v)
+	local ok, tls = pcall(require, 'lem.tls')
+	if not ok or type(tls) ~= 'table' or not tls.Context then return nil end
+	if getmetatable(v) ~= tls.Context or v:kind() ~= 'server' then
+		error("invalid value of option 'tls' (a lem.tls server context expected)", 3)
+	end
+	return tls
+end
+
 local function new_server(listener, o)
 	o.listener = listener
 	o.conns = {}
@@ -325,15 +336,28 @@ function http.server(server, options)
 		error("bad argument #1 to 'server' (lem.Server expected)", 2)
 	end
 	local o = check_options(options)
-	if o.tls ~= nil then return nil, 'not supported' end
+	if o.tls ~= nil then
+		local tls = check_tls(o.tls)
+		if not tls then return nil, 'not supported' end
+		-- each stream becomes a TLS stream as it is served; its
+		-- handshake is part of the first head (header_timeout)
+		o.wrap = tls.wrap
+	end
 	return new_server(server, o)
 end
 
 -- http.listen(address, port[, options])
 function http.listen(address, port, options)
 	local o = check_options(options)
-	if o.tls ~= nil then return nil, 'not supported' end
-	local listener, err = streams.tcp_listen(address, port)
+	local listener, err
+	if o.tls ~= nil then
+		local tls = check_tls(o.tls)
+		if not tls then return nil, 'not supported' end
+		-- TLS streams, their handshakes in their own coroutines
+		listener, err = tls.listen(address, port, o.tls)
+	else
+		listener, err = streams.tcp_listen(address, port)
+	end
 	if not listener then return nil, err end
 	return new_server(listener, o)
 end
@@ -346,6 +370,16 @@ function Server:serve(handler)
 	if self.closing then return nil, 'interrupted' end
 	local srv = self
 	local ok, err = self.listener:autospawn(function(stream)
+		-- never served in plain text: a stream that cannot be made a
+		-- TLS stream (out of memory; or one that already is, from a
+		-- server of tls.listen given the tls option too) is closed
+		if srv.wrap then
+			local ok, s = pcall(srv.wrap, stream, srv.tls)
+			if not (ok and s) then
+				if not stream:closed() then stream:close() end
+				return
+			end
+		end
 		serve_conn(srv, handler, stream)
 	end)
 	if ok == nil and err == 'closed' then err = 'interrupted' end
@@ -604,7 +638,9 @@ function http.request(method, url, headers, body)
 		local s = pool_streams[c]
 		if s and not s:closed() then s:close() end
 		-- a pooled connection the server closed meanwhile: once more
-		if not (reused and err == 'closed' and IDEMPOTENT[method] and try == 1) then
+		-- (a TLS server may close it without close_notify: truncated)
+		if not (reused and (err == 'closed' or err == 'truncated') and
+				IDEMPOTENT[method] and try == 1) then
 			return nil, err
 		end
 	end

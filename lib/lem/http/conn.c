@@ -440,16 +440,19 @@ wb_num(lua_State *T, struct wb *b, uint64_t v)
 
 /*
  * Send iov[0..n) after whatever waits in c->out: as much as the kernel
- * takes now, the rest appended to c->out.  Returns 1 when all is sent,
- * 0 when some waits in c->out (flush it), or -errno (the peer is gone:
- * -EPIPE; nothing kept).  ENOMEM when the rest cannot be kept.
+ * (or the stream's transport: TLS) takes now, the rest appended to
+ * c->out.  Returns 1 when all is sent, 0 when some waits in c->out or in
+ * the transport (flush it), or -errno (the peer is gone: -EPIPE; nothing
+ * kept), CONN_EIO for a failure of the transport.  ENOMEM when the rest
+ * cannot be kept.
  */
+#define CONN_EIO (-1000000)
 static int
 conn_send(struct conn *c, struct iovec *iov, int n)
 {
 	struct stream *s = c->s;
 	struct iovec v[8];
-	int i, k = 0, err = 0;
+	int i, k = 0, err = 0, e = 0;
 	size_t total = 0, sent = 0;
 
 	if (!(s->flags & SF_OPEN))
@@ -487,23 +490,26 @@ conn_send(struct conn *c, struct iovec *iov, int n)
 			m++;
 		}
 		(void)first;
-		r = writev(s->w.fd, w, m);
+		r = stream_writev(s, w, m, &e);
 		if (r > 0) {
 			sent += (size_t)r;
 			if (sent < total)
 				continue;       /* again: it fails or fills */
 			break;
 		}
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (r < 0 && (e == EAGAIN || e == EWOULDBLOCK))
 			break;
-		err = r < 0 ? errno : EPIPE;
+		err = r < 0 ? e : EPIPE;
 		break;
 	}
+	if (err == 0 && sent == total && stream_io_flush(s, &e) < 0 &&
+			e != EAGAIN)
+		err = e;
 	if (err) {
 		lem_buf_free(&c->out);
 		c->keep = 0;
+		if (err == STREAM_EIO)
+			return CONN_EIO;
 		return stream_peer_gone(err) ? -EPIPE : -err;
 	}
 	/* drop what went from c->out, keep the rest of everything */
@@ -536,12 +542,15 @@ conn_send(struct conn *c, struct iovec *iov, int n)
 			skip = 0;
 		}
 	}
-	return lem_buf_len(&c->out) == 0 ? 1 : 0;
+	if (lem_buf_len(&c->out) > 0)
+		return 0;
+	/* all taken: what the transport holds still has to go */
+	return sent == total && stream_io_flush(s, &e) == 0 ? 1 : 0;
 }
 
 /* conn_send's result as Lua results: true, false (flush), nil, word */
 static int
-send_result(lua_State *T, int r)
+send_result(lua_State *T, struct conn *c, int r)
 {
 	if (r >= 0) {
 		lua_pushboolean(T, r);
@@ -549,6 +558,8 @@ send_result(lua_State *T, int r)
 	}
 	if (r == -EPIPE)
 		return lem_closed(T);
+	if (r == CONN_EIO)
+		return stream_fail(T, c->s, STREAM_EIO);
 	return lem_strerror(T, -r);
 }
 
@@ -565,7 +576,7 @@ flush_step(lua_State *P, struct stream *s)
 		lua_pushboolean(P, 1);
 		return 1;
 	}
-	return send_result(P, r);
+	return send_result(P, c, r);
 }
 
 static const struct stream_op flush_op = { flush_step, EV_WRITE, NULL, NULL };
@@ -591,8 +602,15 @@ http_flush(lua_State *T)
 
 	lua_settop(T, 1);
 	if (lem_buf_len(&c->out) == 0) {
-		lua_pushboolean(T, 1);
-		return 1;
+		int e;
+
+		/* a transport may still hold some (then wait for it) */
+		if (!(c->s->flags & SF_OPEN) || stream_io_flush(c->s, &e) == 0) {
+			lua_pushboolean(T, 1);
+			return 1;
+		}
+		if (e != EAGAIN)
+			return stream_fail(T, c->s, e);
 	}
 	if (!(c->s->flags & SF_OPEN)) {
 		lem_buf_free(&c->out);
@@ -1545,7 +1563,7 @@ http_send(lua_State *T)
 	iov[1].iov_len = blen;
 	r = conn_send(c, iov, 2);
 	wb_free(&b);
-	return send_result(T, r);
+	return send_result(T, c, r);
 }
 
 /* res:start(status[, headers]): the head waits in c->out for the first
@@ -1602,7 +1620,7 @@ http_write(lua_State *T)
 		return luaL_error(T, c->res == RES_NONE ?
 				"response not started" : "response finished");
 	if (c->framing == OUT_NONE || len == 0)
-		return send_result(T, conn_send(c, NULL, 0));
+		return send_result(T, c, conn_send(c, NULL, 0));
 	if (c->framing == OUT_LENGTH) {
 		if (len > c->out_left)
 			return luaL_error(T, "more than the Content-Length");
@@ -1623,7 +1641,7 @@ http_write(lua_State *T)
 		iov[0].iov_len = len;
 		r = conn_send(c, iov, 1);
 	}
-	return send_result(T, r);
+	return send_result(T, c, r);
 }
 
 /* the end of a streamed response: what is left to send */
@@ -1636,13 +1654,13 @@ finish_body(lua_State *T, struct conn *c)
 	if (c->framing == OUT_CHUNKED) {
 		iov[0].iov_base = "0\r\n\r\n";
 		iov[0].iov_len = 5;
-		return send_result(T, conn_send(c, iov, 1));
+		return send_result(T, c, conn_send(c, iov, 1));
 	}
 	if (c->framing == OUT_LENGTH && c->out_left > 0)
 		c->keep = 0;    /* short: the peer sees the connection end */
 	if (c->framing == OUT_CLOSE)
 		c->keep = 0;
-	return send_result(T, conn_send(c, NULL, 0));
+	return send_result(T, c, conn_send(c, NULL, 0));
 }
 
 /* res:finish() */
@@ -1761,7 +1779,7 @@ sendfile_step(lua_State *P, struct stream *s)
 		if (r == 0)
 			return 0;
 		if (r < 0)
-			return send_result(P, r);
+			return send_result(P, c, r);
 	}
 	while (c->sf_left > 0) {
 		ssize_t n;
@@ -1770,7 +1788,7 @@ sendfile_step(lua_State *P, struct stream *s)
 		if (f->fd < 0)
 			return lem_error(P, "file closed");
 #ifdef USE_SENDFILE
-		{
+		if (s->io == NULL) {
 			size_t chunk = c->sf_left > 0x7ffff000 ? 0x7ffff000 :
 				(size_t)c->sf_left;
 
@@ -1801,7 +1819,9 @@ sendfile_step(lua_State *P, struct stream *s)
 					continue;
 				return lem_strerror(P, errno);
 			} else {
-				ssize_t w = write(s->w.fd, buf, (size_t)n);
+				/* through the transport, if any (TLS) */
+				struct iovec v = { buf, (size_t)n };
+				ssize_t w = stream_writev(s, &v, 1, &err);
 
 				if (w > 0) {
 					c->sf_off += w;
@@ -1810,7 +1830,8 @@ sendfile_step(lua_State *P, struct stream *s)
 						return 0;
 					continue;
 				}
-				err = errno;
+				if (w == 0)
+					err = EAGAIN;
 			}
 		}
 #ifdef USE_SENDFILE
@@ -1821,9 +1842,17 @@ error:
 		if (err == EAGAIN || err == EWOULDBLOCK)
 			return 0;
 		c->keep = 0;
-		if (stream_peer_gone(err))
-			return stream_lost(P, s);
-		return lem_strerror(P, err);
+		return stream_fail(P, s, err);
+	}
+	{
+		int err;
+
+		if (stream_io_flush(s, &err) < 0) {
+			if (err == EAGAIN)
+				return 0;
+			c->keep = 0;
+			return stream_fail(P, s, err);
+		}
 	}
 	lua_pushboolean(P, 1);
 	return 1;
@@ -2009,8 +2038,15 @@ http_error_fn(lua_State *T)
 			lem_http_date((time_t)ev_now(LEM)), reason);
 	c->keep = 0;
 	c->res = RES_DONE;
-	if (write(c->s->w.fd, msg, (size_t)n) < 0)
-		return lem_strerror(T, errno);
+	{
+		/* tried once, through the transport if any */
+		struct iovec v = { msg, (size_t)n };
+		int e;
+
+		if (stream_writev(c->s, &v, 1, &e) < 0 && e != EAGAIN)
+			return stream_fail(T, c->s, e);
+		(void)stream_io_flush(c->s, &e);
+	}
 	lua_pushboolean(T, 1);
 	return 1;
 }
@@ -2154,7 +2190,7 @@ http_request(lua_State *T)
 	iov[1].iov_len = body != NULL ? blen : 0;
 	r = conn_send(c, iov, 2);
 	wb_free(&b);
-	return send_result(T, r);
+	return send_result(T, c, r);
 }
 
 /* conn:reusable(): the connection is open, its last response is read
@@ -2165,8 +2201,6 @@ http_reusable(lua_State *T)
 {
 	struct conn *c = conn_check(T, 1);
 	struct stream *s = c->s;
-	char ch;
-	ssize_t r;
 
 	if (!(s->flags & SF_OPEN) || !c->keep ||
 			c->body != LEM_HTTP_BODY_NONE || c->body_err ||
@@ -2175,8 +2209,7 @@ http_reusable(lua_State *T)
 		lua_pushboolean(T, 0);
 		return 1;
 	}
-	r = recv(s->w.fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT);
-	lua_pushboolean(T, r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+	lua_pushboolean(T, stream_quiet(s));
 	return 1;
 }
 

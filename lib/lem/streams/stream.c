@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 char stream_rbuf[STREAM_RBUF_SIZE];
 int stream_rbuf_busy;
@@ -179,6 +181,89 @@ stream_flush(lua_State *P, struct stream *s)
 		if ((r = stream_write_error(P, s, err)) >= 0)
 			return r;
 	}
+}
+
+/*
+ * For the writers of streams that keep their own buffers (lem.http's and
+ * lem.websocket's C halves): write iov[0..n) to the descriptor, or give
+ * it to the transport.  The count of bytes taken (fewer than all: no
+ * more now), or -1 with *err (EAGAIN: none now; STREAM_EIO: the
+ * transport's message).  The pieces of a small write go to a transport
+ * as one piece (one TLS record).
+ */
+ssize_t
+stream_writev(struct stream *s, const struct iovec *iov, int n, int *err)
+{
+	char buf[16384];
+	size_t total = 0;
+	ssize_t r;
+	int i;
+
+	if (s->io == NULL) {
+		do {
+			r = writev(s->w.fd, iov, n);
+		} while (r < 0 && errno == EINTR);
+		if (r < 0)
+			*err = errno;
+		return r;
+	}
+	for (i = 0; i < n; i++)
+		total += iov[i].iov_len;
+	if (n > 1 && total <= sizeof(buf)) {
+		total = 0;
+		for (i = 0; i < n; i++) {
+			memcpy(buf + total, iov[i].iov_base, iov[i].iov_len);
+			total += iov[i].iov_len;
+		}
+		return total > 0 ? s->io->send(s, buf, total, err) : 0;
+	}
+	for (i = 0, total = 0; i < n; i++) {
+		if (iov[i].iov_len == 0)
+			continue;
+		r = s->io->send(s, iov[i].iov_base, iov[i].iov_len, err);
+		if (r < 0)
+			return total > 0 ? (ssize_t)total : -1;
+		total += (size_t)r;
+		if ((size_t)r < iov[i].iov_len)
+			break;
+	}
+	return (ssize_t)total;
+}
+
+/*
+ * The bytes a transport took and holds go out (see struct stream_io):
+ * 0 when none are left (always for a plain stream), -1 with *err
+ * (EAGAIN: wait for s->want).  A writer is done only after this.
+ */
+int
+stream_io_flush(struct stream *s, int *err)
+{
+	if (s->io == NULL)
+		return 0;
+	return s->io->send(s, NULL, 0, err) < 0 ? -1 : 0;
+}
+
+/*
+ * Has nothing come, and has the peer not closed?  For a pooled
+ * connection that is to carry another request.  A transport is asked to
+ * read (bytes of its own, such as TLS session tickets, are taken in
+ * passing; a byte of data means the answer is no anyway).
+ */
+int
+stream_quiet(struct stream *s)
+{
+	char ch;
+	ssize_t r;
+	int err = 0;
+
+	if (!(s->flags & SF_OPEN))
+		return 0;
+	if (s->io == NULL) {
+		r = recv(s->w.fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT);
+		return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+	}
+	s->flags &= ~SF_DRAINED;        /* ask the kernel now */
+	return s->io->recv(s, &ch, 1, &err) == -1;
 }
 
 /* ------------------------------------------------- the waiting part */

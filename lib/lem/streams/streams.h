@@ -43,6 +43,7 @@
 #endif
 
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/socket.h>
 
 #include "lem.h"
@@ -265,6 +266,10 @@ int stream_peer_gone(int err);
 int stream_fail(lua_State *P, struct stream *s, int err);
 int stream_write_error(lua_State *P, struct stream *s, int err);
 int stream_flush(lua_State *P, struct stream *s);
+ssize_t stream_writev(struct stream *s, const struct iovec *iov, int n,
+		int *err);
+int stream_io_flush(struct stream *s, int *err);
+int stream_quiet(struct stream *s);
 void stream_open_methods(lua_State *T);
 
 /* read.c */

@@ -594,6 +594,16 @@ context_check(lua_State *T, int idx)
 	return c;
 }
 
+/* ctx:kind(): 'client' or 'server' */
+static int
+context_kind(lua_State *T)
+{
+	struct tls_context *c = luaL_checkudata(T, 1, CONTEXT_MT);
+
+	lua_pushstring(T, c->server ? "server" : "client");
+	return 1;
+}
+
 static int
 context__gc(lua_State *T)
 {
@@ -615,6 +625,7 @@ context__tostring(lua_State *T)
 }
 
 static const luaL_Reg context_methods[] = {
+	{ "kind",       context_kind },
 	{ "__gc",       context__gc },
 	{ "__tostring", context__tostring },
 	{ NULL, NULL }

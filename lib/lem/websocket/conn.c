@@ -65,6 +65,7 @@ struct ws {
 	unsigned char sent_close;
 	unsigned char got_close;
 	unsigned char broken;           /* the stream failed: nothing goes */
+	unsigned char held;             /* the transport (TLS) holds bytes */
 	unsigned char ctl_len;
 	char ctl[LEM_WS_CONTROL_MAX];   /* a control frame's payload */
 };
@@ -136,32 +137,53 @@ rnd_bytes(unsigned char *dst, size_t n)
 
 static void ws_txw_cb(EV_P_ struct ev_io *w, int revents);
 
-/* write what out holds: 1 drained, 0 the kernel is full, -errno */
+/* a failure of the stream's transport (TLS) ends it as a gone peer does */
+static int
+ws_errno(int e)
+{
+	return e == STREAM_EIO ? EPIPE : e;
+}
+
+/*
+ * Write what out holds, then what the stream's transport (TLS) still
+ * holds: 1 drained, 0 the kernel is full, -errno.
+ */
 static int
 ws_drain(struct ws *ws)
 {
 	struct stream *s = ws->s;
+	int e = 0;
 
 	if (ws->broken || !(s->flags & SF_OPEN)) {
 		lem_buf_free(&ws->out);
 		return -EPIPE;
 	}
 	while (lem_buf_len(&ws->out) > 0) {
-		ssize_t r = write(s->w.fd, lem_buf_data(&ws->out),
-				lem_buf_len(&ws->out));
+		struct iovec v;
+		ssize_t r;
 
+		v.iov_base = (void *)lem_buf_data(&ws->out);
+		v.iov_len = lem_buf_len(&ws->out);
+		r = stream_writev(s, &v, 1, &e);
 		if (r > 0) {
 			lem_buf_consume(&ws->out, (size_t)r);
 			continue;
 		}
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (r < 0 && (e == EAGAIN || e == EWOULDBLOCK))
 			return 0;
 		ws->broken = 1;
 		lem_buf_free(&ws->out);
-		return -(r < 0 ? errno : EPIPE);
+		return -(r < 0 ? ws_errno(e) : EPIPE);
 	}
+	if (stream_io_flush(s, &e) < 0) {
+		if (e == EAGAIN) {
+			ws->held = 1;
+			return 0;
+		}
+		ws->broken = 1;
+		return -ws_errno(e);
+	}
+	ws->held = 0;
 	return 1;
 }
 
@@ -171,7 +193,7 @@ ws_arm(struct ws *ws)
 {
 	struct stream *s = ws->s;
 
-	if (lem_buf_len(&ws->out) == 0 || ws->broken ||
+	if ((lem_buf_len(&ws->out) == 0 && !ws->held) || ws->broken ||
 			!(s->flags & SF_OPEN)) {
 		ev_io_stop(LEM, &ws->txw);
 		return;
@@ -257,7 +279,8 @@ ws_frame_out(struct ws *ws, unsigned int opcode, const char *data,
 		iov[1].iov_base = (void *)data;
 		iov[1].iov_len = len;
 		while (sent < total) {
-			ssize_t r = writev(ws->s->w.fd, iov, len ? 2 : 1);
+			int e = 0;
+			ssize_t r = stream_writev(ws->s, iov, len ? 2 : 1, &e);
 
 			if (r > 0) {
 				size_t k = (size_t)r;
@@ -276,15 +299,13 @@ ws_frame_out(struct ws *ws, unsigned int opcode, const char *data,
 				}
 				continue;
 			}
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			if (r < 0 && (e == EAGAIN || e == EWOULDBLOCK))
 				break;
 			ws->broken = 1;
-			return -(r < 0 ? errno : EPIPE);
+			return -(r < 0 ? ws_errno(e) : EPIPE);
 		}
 		if (sent == total)
-			return 1;
+			return ws_drain(ws);    /* what a transport holds */
 		if (lem_buf_append(&ws->out, iov[0].iov_base,
 					iov[0].iov_len) < 0 ||
 				lem_buf_append(&ws->out, iov[1].iov_base,
