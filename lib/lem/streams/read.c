@@ -15,18 +15,15 @@
  * count, 0 at the end of the stream (a peer that reset or went away
  * included), -1 if it would block, -2 on another error.  A short read
  * means the kernel has nothing more right now, so the next attempt waits
- * for readiness first instead of asking again.  lem.http and
- * lem.websocket read through it too.  A stream with a transport reads
- * through the transport.
+ * for readiness first instead of asking again.  (stream_recv, in
+ * streams.h, reads through the stream's transport if it has one.)
  */
 ssize_t
-stream_recv(void *ud, char *dst, size_t len, int *err)
+stream_recv_fd(void *ud, char *dst, size_t len, int *err)
 {
 	struct stream *s = ud;
 	ssize_t n;
 
-	if (s->io != NULL)
-		return s->io->recv(ud, dst, len, err);
 	if (s->flags & SF_DRAINED)
 		return -1;
 	do {
@@ -50,7 +47,7 @@ stream_recv(void *ud, char *dst, size_t len, int *err)
 static void
 stream_src(struct stream *s, struct lem_src *src)
 {
-	src->recv = stream_recv;
+	src->recv = s->io != NULL ? s->io->recv : stream_recv_fd;
 	src->ud = s;
 	src->scratch = stream_rbuf_busy ? NULL : stream_rbuf;
 	src->scratch_size = STREAM_RBUF_SIZE;

@@ -183,30 +183,16 @@ stream_flush(lua_State *P, struct stream *s)
 	}
 }
 
-/*
- * For the writers of streams that keep their own buffers (lem.http's and
- * lem.websocket's C halves): write iov[0..n) to the descriptor, or give
- * it to the transport.  The count of bytes taken (fewer than all: no
- * more now), or -1 with *err (EAGAIN: none now; STREAM_EIO: the
- * transport's message).  The pieces of a small write go to a transport
- * as one piece (one TLS record).
- */
+/* stream_writev (streams.h) for a stream with a transport: the pieces
+ * of a small write go as one piece (one TLS record) */
 ssize_t
-stream_writev(struct stream *s, const struct iovec *iov, int n, int *err)
+stream_io_writev(struct stream *s, const struct iovec *iov, int n, int *err)
 {
 	char buf[16384];
 	size_t total = 0;
 	ssize_t r;
 	int i;
 
-	if (s->io == NULL) {
-		do {
-			r = writev(s->w.fd, iov, n);
-		} while (r < 0 && errno == EINTR);
-		if (r < 0)
-			*err = errno;
-		return r;
-	}
 	for (i = 0; i < n; i++)
 		total += iov[i].iov_len;
 	if (n > 1 && total <= sizeof(buf)) {
@@ -228,19 +214,6 @@ stream_writev(struct stream *s, const struct iovec *iov, int n, int *err)
 			break;
 	}
 	return (ssize_t)total;
-}
-
-/*
- * The bytes a transport took and holds go out (see struct stream_io):
- * 0 when none are left (always for a plain stream), -1 with *err
- * (EAGAIN: wait for s->want).  A writer is done only after this.
- */
-int
-stream_io_flush(struct stream *s, int *err)
-{
-	if (s->io == NULL)
-		return 0;
-	return s->io->send(s, NULL, 0, err) < 0 ? -1 : 0;
 }
 
 /*

@@ -42,6 +42,7 @@
 #include "config.h"
 #endif
 
+#include <errno.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/socket.h>
@@ -266,17 +267,66 @@ int stream_peer_gone(int err);
 int stream_fail(lua_State *P, struct stream *s, int err);
 int stream_write_error(lua_State *P, struct stream *s, int err);
 int stream_flush(lua_State *P, struct stream *s);
-ssize_t stream_writev(struct stream *s, const struct iovec *iov, int n,
+ssize_t stream_io_writev(struct stream *s, const struct iovec *iov, int n,
 		int *err);
-int stream_io_flush(struct stream *s, int *err);
 int stream_quiet(struct stream *s);
+
+/*
+ * For the writers of streams that keep their own buffers (lem.http's and
+ * lem.websocket's C halves): write iov[0..n) to the descriptor, or give
+ * it to the transport.  The count of bytes taken (fewer than all: no
+ * more now), or -1 with *err (EAGAIN: none now; STREAM_EIO: the
+ * transport's message).
+ */
+static inline ssize_t
+stream_writev(struct stream *s, const struct iovec *iov, int n, int *err)
+{
+	ssize_t r;
+
+	if (s->io != NULL)
+		return stream_io_writev(s, iov, n, err);
+	do {
+		r = writev(s->w.fd, iov, n);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0)
+		*err = errno;
+	return r;
+}
+
+/*
+ * The bytes a transport took and holds go out (see struct stream_io):
+ * 0 when none are left (always for a plain stream), -1 with *err
+ * (EAGAIN: wait for s->want).  A writer is done only after this.
+ */
+static inline int
+stream_io_flush(struct stream *s, int *err)
+{
+	if (s->io == NULL)
+		return 0;
+	return s->io->send(s, NULL, 0, err) < 0 ? -1 : 0;
+}
 void stream_open_methods(lua_State *T);
 
 /* read.c */
 extern const struct stream_op stream_op_read, stream_op_read_n,
 	stream_op_read_line, stream_op_read_all;
 int stream_read(lua_State *T);
-ssize_t stream_recv(void *ud, char *dst, size_t len, int *err);
+ssize_t stream_recv_fd(void *ud, char *dst, size_t len, int *err);
+
+/*
+ * Read at most len bytes of stream ud into dst, through its transport
+ * if it has one: the recv() of struct lem_src (buffer.h).  lem.http and
+ * lem.websocket read through this.
+ */
+static inline ssize_t
+stream_recv(void *ud, char *dst, size_t len, int *err)
+{
+	struct stream *s = ud;
+
+	if (s->io != NULL)
+		return s->io->recv(ud, dst, len, err);
+	return stream_recv_fd(ud, dst, len, err);
+}
 
 /* write.c */
 int stream_write(lua_State *T);
