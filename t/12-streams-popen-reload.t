@@ -50,7 +50,13 @@ tap.ok(reaped('cat'), 'the child started before the reload is reaped: no zombie'
 -- and one started after it, through the new module table
 p = assert(again.popen('echo $$; exec sleep 1000 < /dev/null'))
 local pid = tonumber(p:read('*l'))
-local run = children('sleep')
+-- the shell prints its pid before it execs sleep: wait for the exec
+local run = 0
+for _ = 1, 200 do
+	run = children('sleep')
+	if run > 0 then break end
+	sleep(0.025)
+end
 tap.is(run, 1, 'a child started after the reload runs')
 os.execute('kill ' .. pid)
 tap.is(p:read('*a'), '', '... it is killed')
