@@ -39,12 +39,19 @@ lem_oom(void)
 /*
  * The main coroutine runs this chunk: LUA_INIT, then -e and -l in order,
  * then the script with its arguments.  Load errors end the program
- * through fail() without a traceback, as lua(1) does.
+ * through fail() without a traceback, as lua(1) does.  Each chunk is
+ * called as the result of chunk(), so that it has no name: tracebacks
+ * then say "in main chunk", as lua(1)'s do (report.c leaves this
+ * driver's own frames out).
  */
 static const char driver[] =
 	"local fail, init, acts, argt, script = ...\n"
 	"local loadfile, loadstring, require = loadfile, loadstring, require\n"
-	"local function run(f, err) if not f then return fail(err) end return f() end\n"
+	"local function chunk(f) return f end\n"
+	"local function run(f, err)\n"
+	"  if not f then return fail(err) end\n"
+	"  chunk(f)()\n"
+	"end\n"
 	"if init then\n"
 	"  if init:sub(1, 1) == '@' then run(loadfile(init:sub(2)))\n"
 	"  else run(loadstring(init, '=LUA_INIT')) end\n"
@@ -57,7 +64,7 @@ static const char driver[] =
 	"if script then\n"
 	"  local f, err = loadfile(script ~= '-' and script or nil)\n"
 	"  if not f then return fail(err) end\n"
-	"  return f(select(6, ...))\n"
+	"  return chunk(f)(select(6, ...))\n"
 	"end\n";
 
 static int

@@ -8,6 +8,7 @@
 #include "runtime.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static int traceback_ref = LUA_NOREF;   /* debug.traceback as lem started */
 static int kept_ref = LUA_NOREF;        /* report_keep(): {thread, obj, text} */
@@ -52,16 +53,27 @@ report_traceback(lua_State *S)
 	return 1;
 }
 
+/*
+ * Push the message of the error object at idx and the traceback from the
+ * function that called the running C function (a handler of lua_pcall or
+ * xpcall, so that is where the error was raised).
+ */
+static void
+push_traceback(lua_State *S, int idx)
+{
+	push_message(S, idx);
+	lua_rawgeti(S, LUA_REGISTRYINDEX, traceback_ref);
+	lua_insert(S, -2);
+	lua_pushinteger(S, 2);
+	lua_call(S, 2, 1);              /* debug.traceback(msg, 2) */
+}
+
 /* handler(errobj) for lua_pcall: the message and the traceback there */
 int
 report_handler(lua_State *S)
 {
 	lua_settop(S, 1);
-	push_message(S, 1);
-	lua_rawgeti(S, LUA_REGISTRYINDEX, traceback_ref);
-	lua_insert(S, -2);
-	lua_pushinteger(S, 2);
-	lua_call(S, 2, 1);              /* debug.traceback(msg, 2) */
+	push_traceback(S, 1);
 	return 1;
 }
 
@@ -85,9 +97,7 @@ report_keep(lua_State *T)
 	lua_rawseti(T, -2, 1);
 	lua_pushvalue(T, 1);
 	lua_rawseti(T, -2, 2);
-	lua_pushcfunction(T, report_handler);
-	lua_pushvalue(T, 1);
-	lua_call(T, 1, 1);
+	push_traceback(T, 1);
 	lua_rawseti(T, -2, 3);
 	lua_rawseti(T, LUA_REGISTRYINDEX, kept_ref);
 	return 1;
@@ -116,6 +126,65 @@ report_kept(lua_State *T)
 	return text;
 }
 
+/* does the traceback line [line, end) begin with s? */
+static int
+frame_is(const char *line, const char *end, const char *s)
+{
+	size_t n = strlen(s);
+
+	return (size_t)(end - line) >= n && memcmp(line, s, n) == 0;
+}
+
+/*
+ * The start of the last line of a traceback ending at end, if that line is
+ * a frame of lem's own: the driver that runs -e, -l and the script (main.c,
+ * "[lem]", its tail calls) or, on LuaJIT, the body wrapper (sched.c,
+ * "(coroutine)") with its xpcall.  NULL when it is not.
+ */
+static const char *
+own_frame(const char *msg, const char *end, int *wrapper)
+{
+	const char *nl = end;
+
+	while (nl > msg && nl[-1] != '\n')
+		nl--;
+	if (nl == msg || *nl != '\t')
+		return NULL;
+	if (frame_is(nl + 1, end, "(coroutine):")) {
+		*wrapper = 1;
+		return nl;
+	}
+	if (*wrapper && frame_is(nl + 1, end, "[C]: in function 'xpcall'")) {
+		*wrapper = 0;
+		return nl;
+	}
+	*wrapper = 0;
+	if (frame_is(nl + 1, end, "[lem]:") ||
+			frame_is(nl + 1, end, "(tail call): ?") ||
+			frame_is(nl + 1, end, "(...tail calls...)"))
+		return nl;
+	return NULL;
+}
+
+/*
+ * Print a report.  lem's own frames at the bottom of a traceback are left
+ * out, so that it ends with the script's main chunk as lua(1)'s does, or
+ * with the body of a spawned coroutine.
+ */
+static void
+print_report(const char *msg)
+{
+	const char *end = msg + strlen(msg), *nl;
+	int wrapper = 0;
+
+	if (strstr(msg, "\nstack traceback:\n") != NULL)
+		while ((nl = own_frame(msg, end, &wrapper)) != NULL)
+			end = nl - 1;
+	fflush(stdout);
+	fprintf(stderr, "lem: %.*s\n", (int)(end - msg), msg);
+	fflush(stderr);
+}
+
 void
 report_error(lua_State *T)
 {
@@ -125,9 +194,7 @@ report_error(lua_State *T)
 	if (lua_isnil(T, -1))
 		return;                 /* error(): lua(1) prints nothing */
 	if ((msg = report_kept(T)) != NULL) {
-		fflush(stdout);
-		fprintf(stderr, "lem: %s\n", msg);
-		fflush(stderr);
+		print_report(msg);
 		lua_settop(L, top);
 		return;
 	}
@@ -137,8 +204,7 @@ report_error(lua_State *T)
 	lua_pushvalue(T, -1);
 	lua_xmove(T, L, 1);
 	if (lua_pcall(L, 2, 1, 0) == 0 && (msg = lua_tostring(L, -1)) != NULL) {
-		fflush(stdout);
-		fprintf(stderr, "lem: %s\n", msg);
+		print_report(msg);
 	} else {
 		/* no memory for the traceback: a string message is still
 		 * there on T (LUA_ERRMEM's "not enough memory", say) */

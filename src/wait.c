@@ -241,6 +241,24 @@ check_seconds(lua_State *T, int idx, lua_Number *t)
 	return !(isinf(*t) && *t > 0);
 }
 
+/*
+ * A bad argument to utils.timeout, named as the caller knows it: push is
+ * called by the Lua wrapper below, so the place is the wrapper's caller.
+ */
+static int
+timeout_argerror(lua_State *T, int narg, const char *expected)
+{
+	lua_Number v = lua_tonumber(T, narg);
+	const char *got = lua_type(T, narg) == LUA_TNUMBER && v != v ? "NaN" :
+		luaL_typename(T, narg);
+
+	luaL_where(T, 2);
+	lua_pushfstring(T, "bad argument #%d to 'timeout' (%s expected, got %s)",
+			narg, expected, got);
+	lua_concat(T, 2);
+	return lua_error(T);
+}
+
 /* push(seconds, f): a new scope on the running lem coroutine; its id */
 static int
 scope_push(lua_State *T)
@@ -249,10 +267,15 @@ scope_push(lua_State *T)
 	struct task *t;
 	struct scope *sc;
 	lua_Number secs = 0;
-	int timed = check_seconds(T, 1, &secs);
+	int timed;
 
+	if (!lua_isnoneornil(T, 1) &&
+			(!lua_isnumber(T, 1) || lua_tonumber(T, 1) !=
+			 lua_tonumber(T, 1)))
+		timeout_argerror(T, 1, "number");
+	timed = check_seconds(T, 1, &secs);
 	if (lua_type(T, 2) != LUA_TFUNCTION && !luaL_getmetafield(T, 2, "__call"))
-		luaL_typerror(T, 2, "function");
+		timeout_argerror(T, 2, "function");
 	if (owner == 0)
 		return luaL_error(T, "utils.timeout outside a lem coroutine");
 	if (!timed) {

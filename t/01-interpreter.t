@@ -5,7 +5,7 @@ local utils = require 'lem.utils'
 local sh, lemrun, q = tap.sh, tap.lemrun, tap.quote
 local LEM = q(tap.lem)
 
-tap.plan(63, 120)
+tap.plan(65, 120)
 
 -- options
 local o, e, st = sh(LEM .. ' -v')
@@ -230,6 +230,13 @@ utils.spawn(function() utils.sleep(0.001) deeper() end)
 ]])
 tap.like(e, ":2: attempt to index.*in function 'deeper'",
 	'an error in a spawned coroutine after a wait: the frames where it happened')
+
+-- and ends with the main chunk, as lua(1)'s does: no frame of lem's own
+o, e, st = lemrun('local function f() error("low") end\nf()\n')
+tap.like(e, ':2: in main chunk\n$', 'a traceback ends at the script\'s main chunk', e)
+o, e, st = sh(LEM .. " -e 'local x = nil; x()'")
+tap.like(e, '%(command line%):1: in main chunk\n$',
+	'... and at the -e chunk', e)
 
 tap.cleanup()
 tap.done()

@@ -3,7 +3,7 @@ local tap = dofile((arg[0]:match('^(.*)/') or '.') .. '/tap.lua')
 local utils = require 'lem.utils'
 local timeout, sleep, spawn = utils.timeout, utils.sleep, utils.spawn
 
-tap.plan(36, 30)
+tap.plan(37, 30)
 
 -- utils.sleep
 tap.same(tap.pack(sleep(0.01)), { true }, 'sleep(s) returns true')
@@ -45,6 +45,10 @@ end
 tap.fails('NaN', 'timeout(NaN) raises', timeout, 0 / 0, function() end)
 tap.fails('number expected', 'timeout({}) raises', timeout, {}, function() end)
 tap.fails('function expected', 'timeout(1, 42) raises', timeout, 1, 42)
+-- named as the caller knows it, at the caller's line
+local ok, err = pcall(function() local r = timeout(0 / 0, print) return r end)
+tap.like(err, "^[^\n]*06%-timeout%.t:%d+: bad argument #1 to 'timeout' %(number expected, got NaN%)$",
+	'a bad argument names timeout and the line that called it', err)
 tap.same(tap.pack(timeout(1, setmetatable({}, { __call = function(_, x) return x end }), 7)),
 	{ 7 }, 'a callable table is accepted')
 
