@@ -8,7 +8,7 @@ local streams = require 'lem.streams'
 local http = require 'lem.http'
 local websocket = require 'lem.websocket'
 
-tap.plan(48, 90)
+tap.plan(49, 90)
 
 local timeout = utils.timeout
 
@@ -135,6 +135,8 @@ ws:send('after ping')
 tap.same(tap.pack(ws:receive()), { 'after ping', 'text' }, 'the pong is not a message')
 tap.fails('not UTF%-8', 'a text that is not UTF-8 raises', ws.send, ws, '\255\254')
 tap.fails('invalid kind', 'an unknown kind raises', ws.send, ws, 'x', 'pdf')
+tap.fails("unknown option 'max_msg'", 'connect with an unknown option raises',
+	websocket.connect, base .. '/echo', { max_msg = 10 })
 tap.same(tap.pack(ws:close(1000, 'done')), { true }, 'ws:close(code, reason): true')
 tap.ok(tap.waitfor(function() return events[#events] == 'end closed 1000 done' end),
 	'the server\'s receive: nil, "closed", code, reason', events[#events])

@@ -161,6 +161,11 @@ local function check_options(options, name)
 	if type(options) ~= 'table' then
 		error("bad argument to '" .. name .. "' (options table expected)", 3)
 	end
+	for k in pairs(options) do
+		if k ~= 'max_message' and k ~= 'protocols' then
+			error("unknown option '" .. tostring(k) .. "'", 3)
+		end
+	end
 	local max = options.max_message or MAX_MESSAGE
 	if type(max) ~= 'number' or max ~= max or max < 0 then
 		error("invalid value of option 'max_message'", 3)
