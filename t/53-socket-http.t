@@ -36,7 +36,7 @@ local function serve(s)
 		if v then len = tonumber(v) end
 	end
 	if len > 0 then s:read(len) end
-	if path == '/slow' then utils.sleep(0.05) end
+	if path and path:match('^/slow') then utils.sleep(0.05) end
 	local body = ('%s %s %d'):format(tostring(method), tostring(path), len)
 	s:write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ' ..
 		#body .. '\r\nConnection: close\r\n\r\n' .. body)
