@@ -1,5 +1,6 @@
 /*
- * socket.c - lem.socket: TCP objects with LuaSocket's method names,
+ * socket.c - lem.socket: TCP objects (and the module table; the UDP
+ * objects are socket/udp.c) with LuaSocket's method names,
  * arguments, results and error strings, whose waits suspend the calling
  * coroutine instead of blocking lem.
  *
@@ -49,19 +50,11 @@
 
 #include "lem.h"
 #include "streams/buffer.h"
+#include "socket/socket.h"
 
-#ifdef LUA_JITLIBNAME           /* only LuaJIT's lualib.h has it */
-#define SOCKET_JIT 1
-#define YIELD_ACROSS "attempt to yield across C-call boundary"
-#else
-#define SOCKET_JIT 0
-#define YIELD_ACROSS "attempt to yield across metamethod/C-call boundary"
-#endif
 
 /* receive('*l') gives up on a line longer than this (as lem.streams) */
 #define LINE_MAX_BYTES (1024 * 1024)
-/* one recv() reads at most this much */
-#define SCRATCH_SIZE 65536
 
 #define KIND_MASTER 0
 #define KIND_CLIENT 1
@@ -119,23 +112,6 @@ struct side {
 	unsigned char op;
 };
 
-/* A name lookup in a worker thread; it outlives an owner that goes. */
-struct lookup {
-	struct lem_async a;
-	void *owner;            /* NULL: nobody waits for it any more */
-	void (*finish)(struct lookup *lk);
-	struct addrinfo hints;
-	struct addrinfo *res;
-	int err;                /* getaddrinfo()'s result */
-	int syserr;             /* errno, for EAI_SYSTEM */
-	int started;            /* given to a worker */
-	int reverse;            /* toip of an address literal: find a name */
-	char *host;             /* NULL: any address (passive) */
-	char *port;             /* NULL: none */
-	char name[NI_MAXHOST];  /* reverse: the name found, or "" */
-	char names[];
-};
-
 struct tsock {
 	struct side rd;         /* receive, accept */
 	struct side wr;         /* send, connect, bind */
@@ -160,7 +136,7 @@ struct tsock {
 	int gai_err, gai_sys;   /* a failed lookup of the machine */
 	int bidx;               /* index of the machine's bind host */
 	int backlog;
-	struct lookup *lk;      /* the machine's lookup */
+	struct sock_lookup *lk;      /* the machine's lookup */
 	struct addrinfo *res, *cur;
 	unsigned int opt_set, opt_val;
 	struct linger linger;
@@ -170,11 +146,12 @@ struct tsock {
 static int mt_ref[3] = { LUA_NOREF, LUA_NOREF, LUA_NOREF };
 static int pcall_ref = LUA_NOREF, xpcall_ref = LUA_NOREF;
 
-static char scratch[SCRATCH_SIZE];
+char sock_scratch[SOCK_SCRATCH_SIZE];
+int sock_scratch_busy;
 
 /* ------------------------------------------------------------ helpers */
 
-static double
+double
 sock_gettime(void)
 {
 	struct timeval tv;
@@ -184,7 +161,7 @@ sock_gettime(void)
 }
 
 /* LuaSocket's words for some errors, strerror() for the rest */
-static const char *
+const char *
 sock_strerror(int err)
 {
 	switch (err) {
@@ -201,8 +178,8 @@ sock_strerror(int err)
 }
 
 /* LuaSocket's words for getaddrinfo()'s errors */
-static const char *
-gai_word(int err, int syserr)
+const char *
+sock_gai_word(int err, int syserr)
 {
 	switch (err) {
 	case EAI_AGAIN:    return "temporary failure in name resolution";
@@ -236,7 +213,7 @@ sock_error(lua_State *T, int err)
  * across.  (On Lua 5.1 metamethods and for iterators are boundaries that
  * the stack does not show: there lem_wait() still raises.)
  */
-static const char *
+const char *
 sock_cannot_wait(lua_State *T)
 {
 	lua_Debug ar;
@@ -269,7 +246,7 @@ sock_cannot_wait(lua_State *T)
  * queued have run, so that a loop polling with a timeout of 0 cannot
  * starve them; at once where T cannot be suspended.
  */
-static int
+int
 sock_return_later(lua_State *T, int n)
 {
 	int ret;
@@ -282,8 +259,8 @@ sock_return_later(lua_State *T, int n)
 }
 
 /* a port argument: a number or a string (raises otherwise) */
-static void
-port_check(lua_State *T, int idx)
+void
+sock_port_check(lua_State *T, int idx)
 {
 	if (lua_type(T, idx) != LUA_TNUMBER)
 		lem_checkcstring(T, idx);
@@ -294,8 +271,8 @@ port_check(lua_State *T, int idx)
  * number.  NULL for a number that is no port.  Allocates nothing (a
  * string argument is a string already), so that steps may call it.
  */
-static const char *
-port_text(lua_State *T, int idx, char *buf, int *numeric)
+const char *
+sock_port_text(lua_State *T, int idx, char *buf, int *numeric)
 {
 	if (lua_type(T, idx) == LUA_TNUMBER) {
 		lua_Number p = lua_tonumber(T, idx);
@@ -312,24 +289,25 @@ port_text(lua_State *T, int idx, char *buf, int *numeric)
 
 /* ------------------------------------------------------------- lookups */
 
-static void
-lookup_free(struct lookup *lk)
+void
+sock_lookup_free(struct sock_lookup *lk)
 {
 	if (lk->res != NULL)
 		freeaddrinfo(lk->res);
 	free(lk);
 }
 
-static struct lookup *
-lookup_new(const char *host, const char *port, const struct addrinfo *hints)
+struct sock_lookup *
+sock_lookup_new(const char *host, const char *port,
+		const struct addrinfo *hints)
 {
 	size_t hl = host ? strlen(host) + 1 : 0;
 	size_t pl = port ? strlen(port) + 1 : 0;
-	struct lookup *lk = malloc(sizeof(struct lookup) + hl + pl);
+	struct sock_lookup *lk = malloc(sizeof(struct sock_lookup) + hl + pl);
 
 	if (lk == NULL)
 		return NULL;
-	memset(lk, 0, sizeof(struct lookup));
+	memset(lk, 0, sizeof(struct sock_lookup));
 	lk->hints = *hints;
 	lk->host = host ? memcpy(lk->names, host, hl) : NULL;
 	lk->port = port ? memcpy(lk->names + hl, port, pl) : NULL;
@@ -340,7 +318,7 @@ lookup_new(const char *host, const char *port, const struct addrinfo *hints)
 static void
 lookup_work(struct lem_async *a)
 {
-	struct lookup *lk = (struct lookup *)a;
+	struct sock_lookup *lk = (struct sock_lookup *)a;
 
 	lk->res = NULL;
 	lk->err = getaddrinfo(lk->host, lk->port, &lk->hints, &lk->res);
@@ -357,16 +335,16 @@ lookup_work(struct lem_async *a)
 static void
 lookup_done(struct lem_async *a)
 {
-	struct lookup *lk = (struct lookup *)a;
+	struct sock_lookup *lk = (struct sock_lookup *)a;
 
 	if (lk->owner == NULL)
-		lookup_free(lk);
+		sock_lookup_free(lk);
 	else
 		lk->finish(lk);
 }
 
-static void
-lookup_start(struct lookup *lk)
+void
+sock_lookup_start(struct sock_lookup *lk)
 {
 	lk->started = 1;
 	lem_async_run(&lk->a, lookup_work, lookup_done);
@@ -374,11 +352,11 @@ lookup_start(struct lookup *lk)
 
 /* the owner goes: free it now (also a job no worker has taken yet), or
  * when the worker is done with it */
-static void
-lookup_abandon(struct lookup *lk)
+void
+sock_lookup_abandon(struct sock_lookup *lk)
 {
 	if (!lk->started || lem_async_cancel(&lk->a))
-		lookup_free(lk);
+		sock_lookup_free(lk);
 	else
 		lk->owner = NULL;
 }
@@ -516,7 +494,7 @@ machine_reset(struct tsock *s)
 	ev_io_stop(LEM, &s->wr.io);
 	ev_timer_stop(LEM, &s->wr.timer);
 	if (s->lk != NULL) {
-		lookup_abandon(s->lk);
+		sock_lookup_abandon(s->lk);
 		s->lk = NULL;
 	}
 	if (s->res != NULL) {
@@ -677,11 +655,11 @@ rx_fill(struct tsock *s, int eager)
 			return R_CLOSED;
 		if ((s->flags & F_DRAINED) && !eager)
 			return R_AGAIN;
-		n = recv(s->fd, scratch, SCRATCH_SIZE, 0);
+		n = recv(s->fd, sock_scratch, SOCK_SCRATCH_SIZE, 0);
 		if (n > 0) {
-			if (lem_buf_append(&s->in, scratch, (size_t)n) < 0)
+			if (lem_buf_append(&s->in, sock_scratch, (size_t)n) < 0)
 				return R_NOMEM;
-			if (n < SCRATCH_SIZE)
+			if (n < SOCK_SCRATCH_SIZE)
 				s->flags |= F_DRAINED;
 			else
 				s->flags &= ~F_DRAINED;
@@ -1163,7 +1141,7 @@ tcp_send(lua_State *T)
  * wait needed before it can go on.
  */
 
-static void machine_lookup_done(struct lookup *lk);
+static void machine_lookup_done(struct sock_lookup *lk);
 
 /* the addresses of host, port at T's index idx: 0 (in s->res), W_LOOKUP
  * (s->lk is made, not started), or getaddrinfo's error */
@@ -1173,7 +1151,7 @@ machine_resolve(lua_State *T, struct tsock *s, int idx, int passive)
 	char pbuf[8];
 	int numeric, rc;
 	const char *host = lua_tostring(T, idx);
-	const char *port = port_text(T, idx + 1, pbuf, &numeric);
+	const char *port = sock_port_text(T, idx + 1, pbuf, &numeric);
 	struct addrinfo hints, *res = NULL;
 
 	if (port == NULL)
@@ -1196,7 +1174,7 @@ machine_resolve(lua_State *T, struct tsock *s, int idx, int passive)
 	if (rc != EAI_NONAME || host == NULL)
 		return rc;
 	hints.ai_flags &= ~AI_NUMERICHOST;
-	s->lk = lookup_new(host, port, &hints);
+	s->lk = sock_lookup_new(host, port, &hints);
 	if (s->lk == NULL)
 		return EAI_MEMORY;
 	s->lk->owner = s;
@@ -1300,14 +1278,14 @@ machine_run(lua_State *P, lua_State *T, struct tsock *s)
 	int rc;
 
 	if (s->gai_err != 0)
-		return machine_fail(P, s, gai_word(s->gai_err, s->gai_sys));
+		return machine_fail(P, s, sock_gai_word(s->gai_err, s->gai_sys));
 	if (s->cm & CM_BIND) {
 		if (!(s->cm & CM_RESOLVED)) {
 			rc = machine_resolve(T, s, s->bidx, 1);
 			if (rc == W_LOOKUP)
 				return rc;
 			if (rc != 0)
-				return machine_fail(P, s, gai_word(rc, errno));
+				return machine_fail(P, s, sock_gai_word(rc, errno));
 		}
 		rc = machine_bind(s);
 		machine_free_res(s);
@@ -1327,7 +1305,7 @@ machine_run(lua_State *P, lua_State *T, struct tsock *s)
 			if (rc == W_LOOKUP)
 				return rc;
 			if (rc != 0)
-				return machine_fail(P, s, gai_word(rc, errno));
+				return machine_fail(P, s, sock_gai_word(rc, errno));
 		}
 		if (s->flags & F_CONNECTING) {
 			int err = 0;
@@ -1398,7 +1376,7 @@ machine_wait_more(struct tsock *s, int why)
 {
 	if (why == W_LOOKUP) {
 		ev_io_stop(LEM, &s->wr.io);
-		lookup_start(s->lk);
+		sock_lookup_start(s->lk);
 	} else {
 		ev_io_start(LEM, &s->wr.io);
 	}
@@ -1423,7 +1401,7 @@ machine_step(lua_State *P, void *ud)
 }
 
 static void
-machine_lookup_done(struct lookup *lk)
+machine_lookup_done(struct sock_lookup *lk)
 {
 	struct tsock *s = lk->owner;
 
@@ -1436,7 +1414,7 @@ machine_lookup_done(struct lookup *lk)
 		s->gai_err = lk->err;
 		s->gai_sys = lk->syserr;
 	}
-	lookup_free(lk);
+	sock_lookup_free(lk);
 	lem_wait_run(&s->wr.w, machine_step, s);
 }
 
@@ -1481,7 +1459,7 @@ tcp_connect(lua_State *T)
 	struct tsock *s = tsock_check(T, M_ANY, "tcp{any} expected");
 
 	lem_checkcstring(T, 2);
-	port_check(T, 3);
+	sock_port_check(T, 3);
 	if (s->flags & F_CLOSED)
 		return lem_closed(T);
 	if (s->kind != KIND_MASTER)
@@ -1500,7 +1478,7 @@ tcp_bind(lua_State *T)
 	struct tsock *s = tsock_check(T, M_MASTER, "tcp{master} expected");
 
 	lem_checkcstring(T, 2);
-	port_check(T, 3);
+	sock_port_check(T, 3);
 	if (s->flags & F_CLOSED)
 		return lem_closed(T);
 	if (lem_waiting(&s->wr.w))
@@ -1755,9 +1733,9 @@ tcp_shutdown(lua_State *T)
 	return 1;
 }
 
-static int
-push_address(lua_State *T, const struct sockaddr_storage *ss, socklen_t len,
-		int port_string)
+int
+sock_push_address(lua_State *T, const struct sockaddr_storage *ss,
+		socklen_t len, int port_string)
 {
 	char host[NI_MAXHOST], serv[NI_MAXSERV];
 	int rc = getnameinfo((const struct sockaddr *)ss, len, host,
@@ -1765,7 +1743,7 @@ push_address(lua_State *T, const struct sockaddr_storage *ss, socklen_t len,
 			NI_NUMERICHOST | NI_NUMERICSERV);
 
 	if (rc != 0)
-		return lem_error(T, gai_word(rc, errno));
+		return lem_error(T, sock_gai_word(rc, errno));
 	lua_pushstring(T, host);
 	if (port_string)
 		lua_pushstring(T, serv);
@@ -1787,7 +1765,7 @@ tcp_getpeername(lua_State *T)
 		return lem_closed(T);
 	if (getpeername(s->fd, (struct sockaddr *)&ss, &len) < 0)
 		return lem_strerror(T, errno);
-	return push_address(T, &ss, len, 0);
+	return sock_push_address(T, &ss, len, 0);
 }
 
 /* sock:getsockname(): address, port (a string, as LuaSocket), family */
@@ -1802,7 +1780,7 @@ tcp_getsockname(lua_State *T)
 		return lem_closed(T);
 	if (getsockname(s->fd, (struct sockaddr *)&ss, &len) < 0)
 		return lem_strerror(T, errno);
-	return push_address(T, &ss, len, 1);
+	return sock_push_address(T, &ss, len, 1);
 }
 
 static int
@@ -1906,8 +1884,8 @@ tcp_getoption(lua_State *T)
 }
 
 /* a number of seconds for settimeout: < 0 and infinity mean none */
-static double
-timeout_norm(lua_Number t)
+double
+sock_timeout_norm(lua_Number t)
 {
 	return (t < 0 || isinf(t)) ? -1 : (double)t;
 }
@@ -1925,12 +1903,12 @@ tcp_settimeout(lua_State *T)
 	switch (*mode) {
 	case 'b':
 		s->tb = t;
-		s->nb = timeout_norm(t);
+		s->nb = sock_timeout_norm(t);
 		break;
 	case 'r':
 	case 't':
 		s->tt = t;
-		s->nt = timeout_norm(t);
+		s->nt = sock_timeout_norm(t);
 		break;
 	default:
 		return luaL_argerror(T, 3, "invalid timeout mode");
@@ -2077,12 +2055,12 @@ socket_connect(lua_State *T)
 	struct tsock *s;
 
 	lem_checkcstring(T, 1);
-	port_check(T, 2);
+	sock_port_check(T, 2);
 	bind = !lua_isnoneornil(T, 3);
 	if (bind)
 		lem_checkcstring(T, 3);
 	if (bind && !lua_isnoneornil(T, 4))
-		port_check(T, 4);
+		sock_port_check(T, 4);
 	family = fam_v[luaL_checkoption(T, 5, "unspec", fams)];
 	lua_settop(T, 5);
 	if (bind && lua_isnil(T, 4)) {
@@ -2104,7 +2082,7 @@ socket_bind(lua_State *T)
 	int backlog;
 
 	lem_checkcstring(T, 1);
-	port_check(T, 2);
+	sock_port_check(T, 2);
 	backlog = backlog_arg(T, 3);
 	lua_settop(T, 3);
 	if (strcmp(lua_tostring(T, 1), "*") == 0) {
@@ -2201,7 +2179,7 @@ socket_sleep(lua_State *T)
 /* socket.dns.toip(host): address, { name =, alias = {}, ip = {} } */
 struct dnsq {
 	struct lem_wait w;
-	struct lookup *lk;
+	struct sock_lookup *lk;
 };
 
 static int
@@ -2211,7 +2189,7 @@ dnsq_cancel(struct lem_wait *w, lua_State *T)
 
 	(void)T;
 	if (q->lk != NULL)
-		lookup_abandon(q->lk);
+		sock_lookup_abandon(q->lk);
 	q->lk = NULL;
 	return 0;
 }
@@ -2219,7 +2197,7 @@ dnsq_cancel(struct lem_wait *w, lua_State *T)
 static int
 toip_step(lua_State *P, void *ud)
 {
-	struct lookup *lk = ud;
+	struct sock_lookup *lk = ud;
 	struct dnsq *q = lk->owner;
 	lua_State *T = q->w.T;
 	struct addrinfo *ai;
@@ -2236,7 +2214,7 @@ toip_step(lua_State *P, void *ud)
 #endif
 				lk->err == EAI_FAIL)
 			return lem_error(P, "host not found");
-		return lem_error(P, gai_word(lk->err, lk->syserr));
+		return lem_error(P, sock_gai_word(lk->err, lk->syserr));
 	}
 	lua_pushnil(P);                 /* the first address, below */
 	lua_createtable(P, 0, 3);
@@ -2270,13 +2248,13 @@ toip_step(lua_State *P, void *ud)
 }
 
 static void
-toip_done(struct lookup *lk)
+toip_done(struct sock_lookup *lk)
 {
 	struct dnsq *q = lk->owner;
 
 	q->lk = NULL;
 	lem_wait_run(&q->w, toip_step, lk);
-	lookup_free(lk);
+	sock_lookup_free(lk);
 }
 
 static int
@@ -2305,7 +2283,7 @@ dns_toip(lua_State *T)
 	ret = lem_wait(T, &q->w, dnsq_cancel);
 	if (!lem_waiting(&q->w))
 		return ret;
-	q->lk = lookup_new(host, NULL, &hints);
+	q->lk = sock_lookup_new(host, NULL, &hints);
 	if (q->lk == NULL) {
 		lem_wait_fail(&q->w, "memory allocation failure");
 		return ret;
@@ -2314,7 +2292,7 @@ dns_toip(lua_State *T)
 	q->lk->finish = toip_done;
 	/* an address literal: LuaSocket gives its name too */
 	q->lk->reverse = inet_aton(host, &a4) != 0;
-	lookup_start(q->lk);
+	sock_lookup_start(q->lk);
 	return ret;
 }
 
@@ -2471,6 +2449,7 @@ luaopen_lem_socket(lua_State *T)
 
 	lua_newtable(T);
 	luaL_register(T, NULL, socket_functions);
+	udp_open(T);
 	lua_createtable(T, 0, 2);
 	lua_pushcfunction(T, dns_toip);
 	lua_setfield(T, -2, "toip");
