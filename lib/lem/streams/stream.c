@@ -336,6 +336,7 @@ stream_io_cb(EV_P_ struct ev_io *w, int revents)
 {
 	struct stream *s = (struct stream *)((char *)w - offsetof(struct stream, w));
 
+	(void)EV_A;
 	(void)revents;
 	if (!lem_waiting(&s->wait) || s->op == NULL) {
 		/* ready while nobody waits: the next read asks at once */
