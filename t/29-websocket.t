@@ -8,7 +8,7 @@ local streams = require 'lem.streams'
 local http = require 'lem.http'
 local websocket = require 'lem.websocket'
 
-tap.plan(49, 90)
+tap.plan(51, 90)
 
 local timeout = utils.timeout
 
@@ -313,6 +313,63 @@ print(';'.join(out).replace("b'", '').replace("'", ''))
 		'a client in Python: handshake, masked text and binary, ping, close')
 else
 	tap.skip(1, 'python3 not installed')
+end
+
+-- Node's ws package (npm), where node finds it (NODE_PATH): its client
+-- against lem's server, and lem's client against its server
+local node_ws = have('node') and os.execute('node -e "require(\'ws\')" >/dev/null 2>&1')
+if node_ws == 0 or node_ws == true then
+	local js = tap.tmpname('.js')
+	tap.writefile(js, [[
+const WebSocket = require('ws');
+const out = [];
+const ws = new WebSocket('ws://127.0.0.1:' + process.argv[2] + '/node', ['chat']);
+ws.on('open', () => { out.push('open ' + ws.protocol); ws.send('héllo node'); });
+let n = 0;
+ws.on('message', (data, binary) => {
+	n++;
+	if (n === 1) { out.push('text ' + data.toString()); ws.send(Buffer.alloc(200000, 7)); }
+	else if (n === 2) { out.push('binary ' + binary + ' ' + data.length); ws.ping('pp'); }
+});
+ws.on('pong', (d) => { out.push('pong ' + d.toString()); ws.close(1000, 'node done'); });
+ws.on('close', (code) => { out.push('close ' + code); console.log(out.join(';')); });
+ws.on('error', (e) => { console.log('error ' + e.message); });
+]])
+	local p = assert(streams.popen('exec node ' .. tap.quote(js) .. ' ' .. port .. ' 2>&1'))
+	local o = timeout(30, p.read, p, '*a') or ''
+	p:close()
+	tap.is(o, 'open chat;text h\195\169llo node;binary true 200000;pong pp;close 1000\n',
+		"Node's ws client: subprotocol, text, a 200 kB binary message, ping, close")
+
+	local sjs = tap.tmpname('.js')
+	tap.writefile(sjs, [[
+const { WebSocketServer } = require('ws');
+const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: 1 << 20 });
+wss.on('listening', () => console.log(wss.address().port));
+wss.on('connection', (ws) => {
+	ws.on('message', (data, binary) => ws.send(data, { binary: binary, fragment: false }));
+	ws.on('close', (code, reason) => { console.log('closed ' + code + ' ' + reason); process.exit(0); });
+});
+setTimeout(() => process.exit(1), 20000);
+]])
+	local sp = assert(streams.popen('exec node ' .. tap.quote(sjs) .. ' 2>&1'))
+	local nport = tonumber(timeout(10, sp.read, sp, '*l') or '')
+	local got = {}
+	local c = nport and websocket.connect('ws://127.0.0.1:' .. nport .. '/')
+	if c then
+		c:send('über')
+		got[#got + 1] = table.concat({ c:receive() }, ' ')
+		c:send(('b'):rep(300000), 'binary')
+		local d, kind = c:receive()
+		got[#got + 1] = kind .. ' ' .. #d
+		c:close(1000, 'lem done')
+		got[#got + 1] = (timeout(10, sp.read, sp, '*l') or ''):gsub('\n$', '')
+	end
+	sp:close()
+	tap.same(got, { 'über text', 'binary 300000', 'closed 1000 lem done' },
+		"lem's client against Node's ws server: text, 300 kB binary, close code and reason")
+else
+	tap.skip(2, "node or its ws package not installed (npm install ws; NODE_PATH)")
 end
 
 srv:close()
