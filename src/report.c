@@ -13,6 +13,7 @@
 static int traceback_ref = LUA_NOREF;   /* debug.traceback as lem started */
 static int kept_ref = LUA_NOREF;        /* report_keep(): {thread, obj, text} */
 static int handler_ref = LUA_NOREF;     /* report_handler */
+static int record_ref = LUA_NOREF;      /* keep_record */
 
 /* message(errobj): a string for any error object, never raising */
 static int
@@ -59,13 +60,13 @@ report_traceback(lua_State *S)
  * xpcall, so that is where the error was raised).
  */
 static void
-push_traceback(lua_State *S, int idx)
+push_traceback(lua_State *S, int idx, int level)
 {
 	push_message(S, idx);
 	lua_rawgeti(S, LUA_REGISTRYINDEX, traceback_ref);
 	lua_insert(S, -2);
-	lua_pushinteger(S, 2);
-	lua_call(S, 2, 1);              /* debug.traceback(msg, 2) */
+	lua_pushinteger(S, level);
+	lua_call(S, 2, 1);              /* debug.traceback(msg, level) */
 }
 
 /* handler(errobj) for lua_pcall: the message and the traceback there */
@@ -73,8 +74,24 @@ int
 report_handler(lua_State *S)
 {
 	lua_settop(S, 1);
-	push_traceback(S, 1);
+	push_traceback(S, 1, 2);
 	return 1;
+}
+
+/* record(errobj), called by report_keep: kept_ref = {thread, obj, text} */
+static int
+keep_record(lua_State *T)
+{
+	lua_createtable(T, 3, 0);
+	lua_pushthread(T);
+	lua_rawseti(T, -2, 1);
+	lua_pushvalue(T, 1);
+	lua_rawseti(T, -2, 2);
+	/* level 1 is this function, 2 report_keep, 3 where the error was */
+	push_traceback(T, 1, 3);
+	lua_rawseti(T, -2, 3);
+	lua_rawseti(T, LUA_REGISTRYINDEX, kept_ref);
+	return 0;
 }
 
 int
@@ -91,15 +108,16 @@ report_keep(lua_State *T)
 			return 1;
 		}
 	}
+	/*
+	 * Made in a protected call: a finalizer that the allocations here
+	 * run may raise, and the error being handled then goes on without
+	 * a kept report instead of being replaced by whatever was on top.
+	 */
 	lua_settop(T, 1);
-	lua_createtable(T, 3, 0);
-	lua_pushthread(T);
-	lua_rawseti(T, -2, 1);
+	lua_rawgeti(T, LUA_REGISTRYINDEX, record_ref);
 	lua_pushvalue(T, 1);
-	lua_rawseti(T, -2, 2);
-	push_traceback(T, 1);
-	lua_rawseti(T, -2, 3);
-	lua_rawseti(T, LUA_REGISTRYINDEX, kept_ref);
+	(void)lua_pcall(T, 1, 0, 0);
+	lua_settop(T, 1);
 	return 1;
 }
 
@@ -138,11 +156,12 @@ frame_is(const char *line, const char *end, const char *s)
 /*
  * The start of the last line of a traceback ending at end, if that line is
  * a frame of lem's own: the driver that runs -e, -l and the script (main.c,
- * "[lem]", its tail calls) or, on LuaJIT, the body wrapper (sched.c,
- * "(coroutine)") with its xpcall.  NULL when it is not.
+ * "[lem]", its tail calls) or, at the very bottom on LuaJIT, the xpcall
+ * that calls each coroutine's body (sched.c), which LuaJIT names by its
+ * builtin number.  NULL when it is not.
  */
 static const char *
-own_frame(const char *msg, const char *end, int *wrapper)
+own_frame(const char *msg, const char *end, int bottom)
 {
 	const char *nl = end;
 
@@ -150,15 +169,9 @@ own_frame(const char *msg, const char *end, int *wrapper)
 		nl--;
 	if (nl == msg || *nl != '\t')
 		return NULL;
-	if (frame_is(nl + 1, end, "(coroutine):")) {
-		*wrapper = 1;
+	if (bottom && (frame_is(nl + 1, end, "[builtin#") ||
+			frame_is(nl + 1, end, "[C]: in function 'xpcall'")))
 		return nl;
-	}
-	if (*wrapper && frame_is(nl + 1, end, "[C]: in function 'xpcall'")) {
-		*wrapper = 0;
-		return nl;
-	}
-	*wrapper = 0;
 	if (frame_is(nl + 1, end, "[lem]:") ||
 			frame_is(nl + 1, end, "(tail call): ?") ||
 			frame_is(nl + 1, end, "(...tail calls...)"))
@@ -175,11 +188,13 @@ static void
 print_report(const char *msg)
 {
 	const char *end = msg + strlen(msg), *nl;
-	int wrapper = 0;
+	int bottom = 1;
 
 	if (strstr(msg, "\nstack traceback:\n") != NULL)
-		while ((nl = own_frame(msg, end, &wrapper)) != NULL)
+		while ((nl = own_frame(msg, end, bottom)) != NULL) {
 			end = nl - 1;
+			bottom = 0;
+		}
 	fflush(stdout);
 	fprintf(stderr, "lem: %.*s\n", (int)(end - msg), msg);
 	fflush(stderr);
@@ -228,6 +243,8 @@ report_init(void)
 	kept_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_pushcfunction(L, report_handler);
 	handler_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_pushcfunction(L, keep_record);
+	record_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
 void

@@ -60,6 +60,8 @@ struct task {
 	unsigned char state;    /* TASK_QUEUED, ... (owner) */
 	unsigned char cancelled;        /* co:cancel() was called (owner) */
 	unsigned char handle;   /* a lem coroutine, not a pcall's helper */
+	unsigned char caught;   /* LuaJIT: the stack index of the xpcall that
+				 * runs its body, or 0 (sched.c) */
 	struct lem_wait *wait;  /* the wait in progress (owner) */
 	struct scope *scope;    /* the innermost deadline scope (owner) */
 	struct scope *spare;    /* an ended scope whose timer may still run */

@@ -46,14 +46,8 @@ static struct ev_prepare prepare;
 static struct ev_idle idle;
 static int in_turn;             /* prepare_cb is running coroutines */
 
-static const char body_wrapper[] =
-	"local xpcall, keep, error = ...\n"
-	"local function finish(ok, ...)\n"
-	"  if ok then return ... end\n"
-	"  error((...), 0)\n"
-	"end\n"
-	"return function(f, ...) return finish(xpcall(f, keep, ...)) end\n";
-static int wrapper_ref = LUA_NOREF;     /* LuaJIT: body_wrapper, loaded */
+static int xpcall_ref = LUA_NOREF;      /* LuaJIT: xpcall, the bodies' base */
+static int keep_ref = LUA_NOREF;        /* LuaJIT: report_keep, its handler */
 
 /*
  * libev's callbacks all run inside one protected call per loop turn, on
@@ -144,11 +138,23 @@ sched_push(lua_State *T, int nargs, unsigned int slot)
 	struct task *o = OWNER(slot);
 
 	if (o->state == 0 && lua_status(T) == 0) {
-		/* a new coroutine: its body starts behind a Lua function */
-		if (wrapper_ref != LUA_NOREF) {
-			lua_rawgeti(T, LUA_REGISTRYINDEX, wrapper_ref);
-			lua_insert(T, -nargs - 2);
-			nargs++;
+		/*
+		 * A new coroutine.  On LuaJIT its body is called by xpcall
+		 * itself, the coroutine's first function: xpcall(f, keep,
+		 * ...).  No Lua frame of lem's sits below f, so that a body
+		 * that waits fits in the stack a coroutine starts with.
+		 */
+		int base = lua_gettop(T) - nargs;   /* the body */
+
+		/* nothing here allocates: a finalizer would run on T */
+		if (xpcall_ref != LUA_NOREF && base < 256 &&
+				lua_checkstack(T, 2)) {
+			lua_rawgeti(T, LUA_REGISTRYINDEX, xpcall_ref);
+			lua_insert(T, base);
+			lua_rawgeti(T, LUA_REGISTRYINDEX, keep_ref);
+			lua_insert(T, base + 2);
+			nargs += 2;
+			o->caught = (unsigned char)base;
 		} else if (lua_iscfunction(T, -nargs - 1)) {
 			pcall_push_trampoline(T, nargs);
 			nargs++;
@@ -230,6 +236,17 @@ thread_resume(lua_State *T, int nargs, unsigned int slot)
 			T = P;
 			continue;
 		}
+		if (status == 0 && OWNER(slot)->caught) {
+			/* xpcall's results, where xpcall was */
+			int base = OWNER(slot)->caught;
+
+			if (lua_toboolean(T, base)) {
+				lua_remove(T, base);
+			} else {
+				lua_settop(T, base + 1);        /* the error object */
+				status = LUA_ERRRUN;
+			}
+		}
 		if (status == 0) {
 			task_done(slot);
 			return;
@@ -305,17 +322,14 @@ sched_init(void)
 	ev_set_invoke_pending_cb(LEM, invoke_cb);
 
 	/* LuaJIT unwinds the stack of an error before lua_resume returns:
-	 * coroutine bodies run under xpcall, which keeps the traceback */
+	 * coroutine bodies run under xpcall, whose handler (report_keep)
+	 * takes the traceback where the error was raised */
 	lua_getglobal(L, "jit");
 	if (!lua_isnil(L, -1)) {
-		if (luaL_loadbuffer(L, body_wrapper, sizeof(body_wrapper) - 1,
-					"=(coroutine)") != 0)
-			lem_oom();
 		lua_getglobal(L, "xpcall");
+		xpcall_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 		lua_pushcfunction(L, report_keep);
-		lua_getglobal(L, "error");
-		lua_call(L, 3, 1);
-		wrapper_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		keep_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	}
 	lua_pop(L, 1);
 }

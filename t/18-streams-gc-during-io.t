@@ -106,7 +106,16 @@ do
 		end
 	]])
 	tap.is(st, 1, 'status 1')
-	tap.like(err, '^lem: .*raised in __gc\nstack traceback:\n', 'a report with a traceback')
+	if jit and not err:find('raised in __gc', 1, true) then
+		-- LuaJIT rethrows a finalizer's error from the allocation that
+		-- ran it without calling the error handler, and with whatever
+		-- value lay on top of the stack as its error object (here the
+		-- coroutine spawn had just made): the report can only say that
+		tap.like(err, '^lem: %(error object is a %a+ value%)\nstack traceback:\n',
+			'a report with a traceback (LuaJIT: its own error object)', err)
+	else
+		tap.like(err, '^lem: .*raised in __gc\nstack traceback:\n', 'a report with a traceback')
+	end
 	tap.like(out, 'exit gc ran\n$', 'and the finalizers of the exit ran')
 end
 
