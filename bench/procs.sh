@@ -12,7 +12,8 @@
 # knobs: REPS (3, the median is shown), P1_N (5000), P1_CONC (50),
 #        P2_N (2000), P2_CONC (64), P2_DIR, DUR (5 s of wrk), W1_CONNS
 #        (100), PORT (18331), LUA51 (lua5.1), NODE (node), NGINX (nginx),
-#        BENCH_TOOLS (where spawnloop is built; `make bench/tools/spawnloop`)
+#        BENCH_TOOLS (where spawnloop is built; `make bench/tools/spawnloop`),
+#        LEM_LUA_CPATH and LEM_LUA_PATH (where LEM finds its modules)
 # A system that is not installed shows n/a.  Ratios are lem's speed over
 # the other's (above 1: lem is faster), from the medians of one run.  P1
 # and P2 times are wall times less each program's start-up (the median
@@ -31,6 +32,8 @@ RUN=$(mktemp -d /tmp/lembench-procs.XXXXXX)
 trap 'rm -rf "$RUN"' EXIT
 
 export LUA_CPATH="${LEM_LUA_CPATH:+$LEM_LUA_CPATH;}${LUA_CPATH:-;;}"
+# lem.http is Lua (lib/lem/http.lua): P3's server needs it too
+export LUA_PATH="${LEM_LUA_PATH:+$LEM_LUA_PATH;}${LUA_PATH:-;;}"
 
 log() { printf '%s\n' "$*" >&2; }
 median() { sort -g | awk '{a[NR]=$1} END { if (NR) print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2 }'; }
