@@ -194,6 +194,13 @@ int lem_wait(lua_State *T, struct lem_wait *w, lem_cancel_cb cancel);
  * system call because it expected to wait can try it first. */
 int lem_wait_ends_now(lua_State *T);
 
+/* The same, as the word such a wait would end with ("cancelled" or
+ * "timeout"), or NULL.  An operation that has done part of its work
+ * (bytes written) can then return nil, word and its count at once
+ * instead of waiting, since lem_wait() would queue T with nil, word
+ * only. */
+const char *lem_wait_ending(lua_State *T);
+
 /* End the wait: returns the waiting coroutine (push its results, then
  * lem_queue() it), or NULL if w was not waiting. */
 lua_State *lem_wait_end(struct lem_wait *w);

@@ -397,15 +397,25 @@ lem_wait(lua_State *T, struct lem_wait *w, lem_cancel_cb cancel)
 	return ret;
 }
 
-int
-lem_wait_ends_now(lua_State *T)
+const char *
+lem_wait_ending(lua_State *T)
 {
 	struct task *t;
 
 	if (T != sched_running)
-		return 0;
+		return NULL;
 	t = TASK(sched_owner());
-	return t->cancelled || (t->scope != NULL && scope_expired(t->scope));
+	if (t->cancelled)
+		return "cancelled";
+	if (t->scope != NULL && scope_expired(t->scope))
+		return "timeout";
+	return NULL;
+}
+
+int
+lem_wait_ends_now(lua_State *T)
+{
+	return lem_wait_ending(T) != NULL;
 }
 
 /* w ends: it is no longer what its coroutine waits for */

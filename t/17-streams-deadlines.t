@@ -5,7 +5,7 @@ local utils = require 'lem.utils'
 local streams = require 'lem.streams'
 local timeout, spawn, yield = utils.timeout, utils.spawn, utils.yield
 
-tap.plan(29, 60)
+tap.plan(31, 60)
 
 -- the worker threads of name lookups have a descriptor of their own
 streams.tcp_connect('localhost', 1)
@@ -63,6 +63,18 @@ do
 	tap.is(a:write('hello'), true, 'a later write goes through')
 	while got < n + 5 do utils.sleep(0.001) end
 	tap.is(got, n + 5, 'the peer got exactly the bytes reported, then the new ones')
+	a:close()
+	b:close()
+end
+-- a deadline that passes before the write has to wait (here: at once)
+-- still says how much the write did
+do
+	local a, b = tap.tcp_pair()
+	local big = string.rep('v', 16 * 1024 * 1024)
+	local ok, err, n = timeout(0, a.write, a, big)
+	tap.same({ ok, err, type(n) }, { nil, 'timeout', 'number' },
+		'a write whose deadline passed before it waited: nil, timeout, a count')
+	tap.ok(n > 0 and n < #big, '... of the bytes the kernel took', tostring(n))
 	a:close()
 	b:close()
 end

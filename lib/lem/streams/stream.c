@@ -368,6 +368,7 @@ stream_continue(struct stream *s)
 int
 stream_start(lua_State *T, struct stream *s, const struct stream_op *op)
 {
+	const char *word;
 	int n, ret;
 
 	assert(!lem_waiting(&s->wait));
@@ -377,6 +378,14 @@ stream_start(lua_State *T, struct stream *s, const struct stream_op *op)
 		/* the wait would end at once: ask the kernel after all */
 		s->flags &= ~SF_DRAINED;
 		n = op->step(T, s);
+	}
+	if (n == 0 && op->cut != NULL && (word = lem_wait_ending(T)) != NULL) {
+		/* a deadline has passed (the step itself may have taken the
+		 * time): nil, the word and what the step did, as if the wait
+		 * had been cut short */
+		lua_pushnil(T);
+		lua_pushstring(T, word);
+		n = 2 + op->cut(s, T);
 	}
 	if (n > 0) {
 		stream_op_end(s);
