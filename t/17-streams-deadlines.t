@@ -48,9 +48,18 @@ end
 do
 	local a, b = tap.tcp_pair()
 	local big = string.rep('w', 16 * 1024 * 1024)
+	-- the kernel may buffer tens of MiB (tcp_rmem's maximum is 32 MiB on
+	-- some machines): write until one write is cut short
+	local whole = 0
 	local ok, err, n = timeout(0.05, a.write, a, big)
+	while ok == true and whole < 16 do
+		whole = whole + 1
+		ok, err, n = timeout(0.05, a.write, a, big)
+	end
 	tap.same({ ok, err }, { nil, 'timeout' }, 'a write to a peer that does not read times out')
-	tap.ok(type(n) == 'number' and n > 0 and n < #big, '... and says how much went', tostring(n))
+	tap.ok(type(n) == 'number' and (n > 0 or whole > 0) and n < #big,
+		'... and says how much went', tostring(n))
+	n = (n or 0) + whole * #big
 	tap.same({ a:closed(), a:busy() }, { false, false }, '... the stream is open and idle')
 	local got = 0
 	spawn(function()
@@ -85,9 +94,15 @@ do
 	local name = tap.tmpname('.bin')
 	tap.writefile(name, string.rep('s', 16 * 1024 * 1024))
 	local f = assert(streams.sendfile(name))
+	-- as above: until the kernel's buffers are full
 	local ok, err, n = timeout(0.05, a.sendfile, a, f)
+	local whole = 0
+	while ok == true and whole < 16 do
+		whole = whole + 1
+		ok, err, n = timeout(0.05, a.sendfile, a, f)
+	end
 	tap.same({ ok, err }, { nil, 'timeout' }, 'a sendfile to a peer that does not read times out')
-	tap.ok(type(n) == 'number' and n > 0, '... with the bytes sent', tostring(n))
+	tap.ok(type(n) == 'number' and (n > 0 or whole > 0), '... with the bytes sent', tostring(n))
 	tap.is(f:close(), true, 'the file is no longer in use')
 	a:close()
 	b:close()
